@@ -1,0 +1,52 @@
+// Minimal type shim for autocannon 8 (the package ships no types). Only what bench/ uses.
+declare module 'autocannon' {
+  import type { EventEmitter } from 'node:events';
+
+  export interface Options {
+    url: string;
+    method?: string;
+    headers?: Record<string, string>;
+    connections?: number;
+    pipelining?: number;
+    duration?: number;
+    amount?: number;
+    timeout?: number;
+    overallRate?: number;
+    workers?: number;
+    bailout?: number;
+    renderProgressBar?: boolean;
+    renderResultsTable?: boolean;
+    renderLatencyTable?: boolean;
+  }
+
+  export interface Histogram {
+    average: number; mean: number; stddev: number; min: number; max: number; total: number;
+    p50: number; p90: number; p99: number; p99_9?: number; sent?: number;
+  }
+
+  export interface Result {
+    url: string;
+    connections: number;
+    pipelining: number;
+    duration: number;
+    start: Date;
+    finish: Date;
+    errors: number;
+    timeouts: number;
+    mismatches: number;
+    non2xx: number;
+    resets: number;
+    '2xx': number;
+    statusCodeStats: Record<string, { count: number }>;
+    latency: Histogram;
+    requests: Histogram;
+    throughput: Histogram;
+  }
+
+  export interface Instance extends EventEmitter {
+    stop(): void;
+  }
+
+  function autocannon(opts: Options, cb: (err: Error | null, result: Result) => void): Instance;
+  export default autocannon;
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { LoadError } from '../config/index.js';
+import { serve, serveHelp } from './serve.js';
+import { check, checkHelp } from './check.js';
+import { token, tokenHelp } from './token.js';
+import { demo, demoHelp } from './demo.js';
+import { out, err, UsageError } from './output.js';
+
+const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: string }> = {
+  serve: { run: serve, help: serveHelp },
+  check: { run: check, help: checkHelp },
+  token: { run: token, help: tokenHelp },
+  demo: { run: demo, help: demoHelp },
+};
+
+const USAGE = `rolegate: an authorization gateway for apps you cannot change
+
+Usage: rolegate <command> [options]     rolegate <command> --help
+
+Commands:
+  serve    run the gateway (--config FILE)
+  check    validate config and policy files, errors as file:line:key
+  token    mint a development token from a local key
+  demo     run the gateway in front of a bundled demo portal`;
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(USAGE); return name ? 0 : 2; }
+  const cmd = COMMANDS[name];
+  if (!cmd) { err(`rolegate: unknown command "${name}"\n\n${USAGE}`); return 2; }
+  if (rest.includes('--help') || rest.includes('-h')) { out(cmd.help); return 0; }
+  try {
+    return await cmd.run(rest);
+  } catch (e) {
+    if (e instanceof LoadError) { err(e.message); return 1; }
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) { err(`rolegate ${name}: ${(e as Error).message}\n\n${cmd.help}`); return 2; }
+    err(`rolegate ${name}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exitCode = code; });

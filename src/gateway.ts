@@ -1,0 +1,223 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { GatewayError, errorBody, statusOf, type Reason } from './errors.js';
+import type { Config } from './config/index.js';
+import type { Authenticator, VerifiedToken } from './auth/index.js';
+import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute } from './routes/index.js';
+import { decide, type CompiledPolicy, type Principal, type RecordFacts } from './policy/index.js';
+import type { AssignmentStore, MemberRecord } from './store/index.js';
+import { forward, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
+import type { GatewayMetrics, Logger } from './ops/index.js';
+
+export interface GatewayStages {
+  config: Config;
+  policy(): CompiledPolicy;
+  auth: Authenticator;
+  store: AssignmentStore;
+  upstreams: ReadonlyMap<string, Upstream>;
+  hygiene: HeaderHygiene;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  tunnel(upstream: Upstream, req: IncomingMessage, socket: Duplex, head: Buffer, path: string, headers: readonly string[]): void;
+}
+
+/** What the pipeline decided about one request, before forwarding. */
+interface Admission {
+  route: CompiledRoute;
+  target: CanonicalTarget;
+  identity: Identity | null;
+  action: string;
+}
+
+/** Per-request facts for the log line and metrics; filled as the request moves along. */
+interface Trace {
+  id: string;
+  start: number;
+  method: string;
+  route: string;
+  resource: string;
+  action: string;
+  principal: string | undefined;
+  reason: Reason | 'allow';
+}
+
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+
+/**
+ * The request pipeline in order: canonicalize -> map -> authenticate ->
+ * assemble the principal -> decide -> forward. Each step is a stage's public
+ * function; this file holds the order and nothing else of theirs.
+ */
+export function createGateway(s: GatewayStages) {
+  const { config, metrics, logger, hygiene } = s;
+  const methods = new Set(config.http.methods);
+  const canonicalOptions = { emptySegments: config.http.empty_segments, allowSemicolon: config.http.allow_semicolon, maxPathBytes: config.limits.max_path_bytes };
+  const claimNames = config.auth.jwt.claims;
+
+  async function admit(req: IncomingMessage, trace: Trace, upgrade: boolean): Promise<Admission> {
+    const method = req.method!;
+    if (!methods.has(method)) throw new GatewayError('method_not_allowed', `method ${method} is not in http.methods`);
+    const target = canonicalPath(req.url ?? '', canonicalOptions);
+    const upgradeHeader = req.headers.upgrade;
+    if (upgradeHeader !== undefined && !upgrade) throw new GatewayError('unsupported_upgrade');
+    const policy = s.policy();
+    const match = policy.routes.match(method, target.segments);
+    if (match?.route.public) {
+      trace.route = match.route.id;
+      checkMethodOverride(target, match.route, s.upstreams);
+      return { route: match.route, target, identity: null, action: '' };
+    }
+    const token = await s.auth.authenticate(req.headers.authorization, config.auth.cookie !== undefined ? req.headers.cookie : undefined);
+    trace.principal = token.subject;
+    if (!match) throw new GatewayError('no_route');
+    const route = match.route;
+    trace.route = route.id;
+    trace.resource = route.resource;
+    checkMethodOverride(target, route, s.upstreams);
+    if (upgrade && !route.websocket) throw new GatewayError('websocket_not_allowed');
+    const [action, perm] = route.actions.get(method)!;
+    trace.action = action;
+
+    const member = await s.store.getMember(token.subject);
+    const principal = assemblePrincipal(token, member);
+    const values = match.values;
+    const org = route.orgParam >= 0 ? values[route.orgParam] : undefined;
+    let record: RecordFacts | undefined;
+    let partnerGroups: readonly string[] | undefined;
+    if (policy.usesRecordConditions) {
+      if (route.recordParam >= 0) record = (await s.store.getRelations(`${route.resource}/${values[route.recordParam]}`)) ?? undefined;
+      const partner = org ?? record?.partner;
+      if (partner !== undefined) partnerGroups = (await s.store.getPartnerGroups(partner)) ?? undefined;
+    }
+    const decision = decide(policy, principal, {
+      perm, org, record, partnerGroups,
+      user: route.userParam >= 0 ? values[route.userParam] : undefined,
+    });
+    trace.reason = decision;
+    metrics.decision(route.resource, action, decision === 'allow' ? 'allow' : 'deny', decision);
+    if (decision !== 'allow') throw new GatewayError(decision, undefined, { resource: route.resource, action });
+    return { route, target, action, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
+  }
+
+  /** Identity from the token; roles, groups, status from the store; org and kind from the token when it has them. */
+  function assemblePrincipal(token: VerifiedToken, member: MemberRecord | null): Principal {
+    return {
+      id: token.subject,
+      status: member?.status ?? 'unknown',
+      org: claimString(token, claimNames.org) ?? member?.org,
+      kind: claimString(token, claimNames.kind) ?? member?.kind,
+      roles: member?.roles ?? [],
+      groups: member?.groups ?? [],
+    };
+  }
+
+  function log(trace: Trace, status: number, level: 'info' | 'warn' | 'error' = 'info', err?: unknown): void {
+    const seconds = (performance.now() - trace.start) / 1000;
+    const decision = trace.reason === 'allow' ? 'allow' : 'deny';
+    metrics.request(trace.route, trace.method, decision, status, seconds);
+    if (!config.log.decisions && level === 'info') return;
+    logger[level]({
+      request_id: trace.id, method: trace.method, route: trace.route, resource: trace.resource || undefined,
+      action: trace.action || undefined, principal: trace.principal, decision, reason: trace.reason,
+      status, duration_ms: Math.round(seconds * 1e6) / 1000, err: err instanceof Error && !(err instanceof GatewayError) ? err : undefined,
+      detail: err instanceof GatewayError && err.message !== undefined ? err.message : undefined,
+    }, 'request');
+  }
+
+  function newTrace(req: IncomingMessage): Trace {
+    return { id: randomUUID(), start: performance.now(), method: req.method ?? '', route: 'none', resource: '', action: '', principal: undefined, reason: 'allow' };
+  }
+
+  function fail(trace: Trace, err: unknown): { reason: Reason; status: number; fields: Readonly<Record<string, string>> | undefined } {
+    const e = err instanceof GatewayError ? err : new GatewayError('internal', (err as Error)?.message, undefined, { cause: err });
+    trace.reason = e.reason;
+    return { reason: e.reason, status: statusOf(e.reason), fields: e.fields };
+  }
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const trace = newTrace(req);
+    try {
+      const a = await admit(req, trace, false);
+      const upstream = s.upstreams.get(a.route.upstream)!;
+      const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
+      const maxBody = a.route.maxBodyBytes || config.limits.max_body_bytes;
+      try {
+        await forward(upstream, req, res, a.target.path + a.target.query, headers, hygiene, maxBody, {
+          onUpstreamHeaders: (seconds) => metrics.upstream(upstream.name, seconds),
+        });
+      } catch (err) {
+        const f = classifyUpstreamError(err);
+        if (f.clientAborted) return log(trace, 499);
+        if (f.error.reason !== 'body_too_large') metrics.upstreamError(upstream.name, f.kind);
+        throw f.error;
+      }
+      log(trace, res.statusCode);
+    } catch (err) {
+      const f = fail(trace, err);
+      if (res.headersSent) {
+        res.destroy();
+        return log(trace, f.status, 'warn', err);
+      }
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', [hygiene.names.requestId]: trace.id };
+      if (f.status === 401) headers['www-authenticate'] = `Bearer error="invalid_token", error_description="${f.reason}"`;
+      if (f.reason === 'method_not_allowed') headers.allow = config.http.methods.join(', ');
+      // a request whose body we will not read must not leave the connection in an unknown state
+      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) headers.connection = 'close';
+      res.writeHead(f.status, headers);
+      res.end(errorBody(f.reason, trace.id, f.fields));
+      log(trace, f.status, f.status >= 500 ? 'error' : 'info', err);
+    }
+  }
+
+  async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const trace = newTrace(req);
+    socket.on('error', () => socket.destroy());
+    try {
+      if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw new GatewayError('unsupported_upgrade');
+      const a = await admit(req, trace, true);
+      const upstream = s.upstreams.get(a.route.upstream)!;
+      const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
+      s.tunnel(upstream, req, socket, head, a.target.path + a.target.query, headers);
+      log(trace, 101);
+    } catch (err) {
+      const f = fail(trace, err);
+      const body = errorBody(f.reason, trace.id, f.fields);
+      const extra = f.status === 401 ? `WWW-Authenticate: Bearer error="invalid_token", error_description="${f.reason}"\r\n` : '';
+      socket.end(`HTTP/1.1 ${f.status} ${f.status === 401 ? 'Unauthorized' : f.status === 403 ? 'Forbidden' : 'Bad Request'}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`);
+      log(trace, f.status, 'info', err);
+    }
+  }
+
+  return { onRequest, onUpgrade };
+}
+
+function claimString(token: VerifiedToken, name: string): string | undefined {
+  const v = token.claims[name];
+  if (v === undefined || v === null) return undefined;
+  // claim values travel upstream as headers: refuse what a header cannot carry safely
+  if (typeof v !== 'string' || !HEADER_SAFE.test(v)) throw new GatewayError('invalid_claim', `claim "${name}" is not a header-safe string`);
+  return v;
+}
+
+function effectiveRoles(policy: CompiledPolicy, p: Principal): string {
+  if (p.roles.length > 0) return p.roles.join(',');
+  const kind = p.kind === 'partner' || p.kind === 'internal' ? p.kind : undefined;
+  return kind ? policy.defaultRoles[kind].join(',') : '';
+}
+
+function checkMethodOverride(target: CanonicalTarget, route: CompiledRoute, upstreams: ReadonlyMap<string, Upstream>): void {
+  if (target.query.length > 1 && hasMethodOverrideParam(target.query) && !upstreams.get(route.upstream)?.config.ignores_method_override) {
+    throw new GatewayError('method_override');
+  }
+}
+
+function connectionFacts(req: IncomingMessage) {
+  const host = req.headers.host;
+  return {
+    remoteAddress: req.socket.remoteAddress ?? '',
+    proto: (req.socket as { encrypted?: boolean }).encrypted ? 'https' as const : 'http' as const,
+    host: host !== undefined && HEADER_SAFE.test(host) ? host : undefined,
+  };
+}

@@ -1,0 +1,160 @@
+import { createServer, type Server } from 'node:http';
+import { watch, type FSWatcher } from 'node:fs';
+import type { AddressInfo, Socket } from 'node:net';
+import { errorBody, statusOf, type Reason } from './errors.js';
+import { formatDiagnostic, LoadError, type Config } from './config/index.js';
+import { buildAuthenticator } from './auth/index.js';
+import { loadPolicy, policyFiles, type CompiledPolicy } from './policy/index.js';
+import { MemoryAssignmentStore, loadSeed, type AssignmentStore } from './store/index.js';
+import { buildUpstreamPools, closeUpstreamPools, compileHeaderHygiene, createWebSocketTunnel } from './proxy/index.js';
+import { GatewayMetrics, createLogger, createOpsServer, type Logger } from './ops/index.js';
+import { createGateway } from './gateway.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** A store built by the caller (the demo seeds its own); default: from config. */
+  store?: AssignmentStore;
+  /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
+  signals?: boolean;
+}
+
+export interface RunningGateway {
+  readonly url: string;
+  readonly opsUrl: string;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  policy(): CompiledPolicy;
+  reloadPolicy(): boolean;
+  close(): Promise<void>;
+}
+
+/** The one wiring entry: build every stage once from config, then listen. */
+export async function startGateway(config: Config, opts: StartOptions = {}): Promise<RunningGateway> {
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const metrics = new GatewayMetrics();
+  const loadOptions = { upstreams: new Set(Object.keys(config.upstreams)), methods: config.http.methods };
+  let policy = loadPolicy(config.policy.paths, loadOptions);
+  metrics.policyLoaded(policy.version, policy.hash);
+  metrics.policyReloads.labels('success').inc(0);
+  metrics.policyReloads.labels('failure').inc(0);
+
+  const store = opts.store ?? new MemoryAssignmentStore(config.store.seed ? loadSeed(config.store.seed) : undefined);
+  const auth = await buildAuthenticator(config.auth, { onVerification: (r) => metrics.verification(r), logger });
+  const upstreams = buildUpstreamPools(config.upstreams);
+  const tunnel = createWebSocketTunnel((err, upstream) => {
+    metrics.upstreamError(upstream, 'websocket');
+    logger.warn({ upstream, err: err.message }, 'websocket upstream error');
+  });
+  const gateway = createGateway({
+    config, policy: () => policy, auth, store, upstreams, hygiene: compileHeaderHygiene(config.headers), metrics, logger,
+    tunnel: tunnel.tunnel,
+  });
+
+  /** Compile off the request path and swap whole; a bad edit keeps the last good policy. */
+  const reloadPolicy = (): boolean => {
+    try {
+      const next = loadPolicy(config.policy.paths, loadOptions);
+      policy = next;
+      metrics.policyLoaded(next.version, next.hash);
+      metrics.policyReloads.labels('success').inc();
+      logger.info({ version: next.version, hash: next.hash.slice(0, 12) }, 'policy reloaded');
+      return true;
+    } catch (err) {
+      metrics.policyReloads.labels('failure').inc();
+      const errors = err instanceof LoadError ? err.diagnostics.map(formatDiagnostic) : [(err as Error).message];
+      logger.error({ errors }, 'policy reload failed; the last good policy stays in force');
+      return false;
+    }
+  };
+
+  const server = createServer({
+    maxHeaderSize: config.limits.max_header_bytes,
+    headersTimeout: config.limits.headers_timeout_ms,
+    requestTimeout: config.limits.request_timeout_ms,
+    keepAliveTimeout: config.limits.keep_alive_timeout_ms,
+    insecureHTTPParser: false,
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+  }, (req, res) => { void gateway.onRequest(req, res); });
+  server.maxConnections = config.limits.max_connections || Infinity;
+  server.on('upgrade', (req, socket, head) => { void gateway.onUpgrade(req, socket, head); });
+  server.on('connect', (_req, socket: Socket) => rejectSocket(socket, 'method_not_allowed'));
+  // parser errors (ambiguous framing, bad headers, oversize headers): a JSON 400/431 and the connection closes
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_framing';
+    rejectSocket(socket, reason);
+    logger.info({ code: err.code, reason }, 'client error');
+  });
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
+
+  const ready = { policy: () => policy !== undefined, store: () => store.healthy(), keys: () => auth.ready(), upstreams: () => upstreams.size > 0 };
+  const ops = createOpsServer(metrics, Object.entries(ready).map(([name, ok]) => ({ name, ok })));
+
+  await listen(server, config.listen.host, config.listen.port);
+  await listen(ops, config.ops.host, config.ops.port);
+
+  const watchers: FSWatcher[] = [];
+  if (config.policy.watch) {
+    let timer: NodeJS.Timeout | undefined;
+    const schedule = () => { clearTimeout(timer); timer = setTimeout(reloadPolicy, 200); };
+    for (const f of [...new Set([...config.policy.paths, ...policyFiles(config.policy.paths)])]) {
+      try { watchers.push(watch(f, schedule)); } catch (err) { logger.warn({ file: f, err: (err as Error).message }, 'cannot watch policy path'); }
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => closing ??= (async () => {
+    for (const w of watchers) w.close();
+    const grace = setTimeout(() => { for (const s of sockets) s.destroy(); }, config.limits.shutdown_grace_ms);
+    server.closeIdleConnections();
+    await Promise.all([closeServer(server), closeServer(ops)]);
+    clearTimeout(grace);
+    tunnel.close();
+    auth.close();
+    await closeUpstreamPools(upstreams);
+    await store.close();
+    logger.flush();
+  })();
+
+  if (opts.signals) {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+      close().then(() => process.exit(0), () => process.exit(1));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => reloadPolicy());
+  }
+
+  const url = `http://${hostPort(server)}`;
+  logger.info({ listen: url, ops: `http://${hostPort(ops)}`, policy: policy.version, routes: policy.routes.routes.length, store: store.kind }, 'rolegate listening');
+  return { url, opsUrl: `http://${hostPort(ops)}`, metrics, logger, policy: () => policy, reloadPolicy, close };
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+
+function rejectSocket(socket: Socket, reason: Reason): void {
+  const status = statusOf(reason);
+  const body = errorBody(reason, 'none');
+  const text = STATUS_TEXT[status] ?? 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroySoon();
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function hostPort(server: Server): string {
+  const a = server.address() as AddressInfo;
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}

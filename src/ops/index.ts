@@ -1,0 +1,3 @@
+export { GatewayMetrics } from './metrics.js';
+export { createLogger, type Logger } from './logger.js';
+export { createOpsServer, type ReadinessCheck } from './ops-server.js';

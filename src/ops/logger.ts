@@ -1,0 +1,18 @@
+import { pino, destination as pinoDestination, stdTimeFunctions, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * JSON lines on stdout. Buffered (flushed on shutdown) so the per-request line
+ * does not cost a write syscall each. Headers are never logged, so tokens and
+ * cookies cannot leak; the redact list is the second lock on that door.
+ */
+export function createLogger(level: string, dest: number | string = 1): Logger {
+  const destination = pinoDestination({ dest, sync: false, minLength: 4096 });
+  return pino({
+    level,
+    base: { service: 'rolegate' },
+    timestamp: stdTimeFunctions.isoTime,
+    redact: { paths: ['*.authorization', '*.cookie', '*.token', 'token', 'headers', 'req.headers'], censor: '[redacted]' },
+  }, destination);
+}

@@ -1,0 +1,66 @@
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Every metric rolegate exposes. Labels are bounded: route template ids,
+ * resource and action names from policy, reason codes; never a raw path or a user.
+ * Label children are cached by their joined key so the hot path does one Map lookup.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly requests = new Counter({ name: 'rolegate_http_requests_total', help: 'HTTP requests handled, by route template, method, decision and status code.', labelNames: ['route', 'method', 'decision', 'code'] as const, registers: [this.registry] });
+  private readonly duration = new Histogram({ name: 'rolegate_http_request_duration_seconds', help: 'Time from request arrival to response headers sent, by route template.', labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly decisions = new Counter({ name: 'rolegate_authz_decisions_total', help: 'Authorization decisions, by resource, action, decision and reason.', labelNames: ['resource', 'action', 'decision', 'reason'] as const, registers: [this.registry] });
+  private readonly upstreamDuration = new Histogram({ name: 'rolegate_upstream_request_duration_seconds', help: 'Time until the upstream answered with response headers, by upstream.', labelNames: ['upstream'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly upstreamErrors = new Counter({ name: 'rolegate_upstream_errors_total', help: 'Upstream failures, by upstream and kind (refused, reset, timeout, protocol).', labelNames: ['upstream', 'kind'] as const, registers: [this.registry] });
+  private readonly verifications = new Counter({ name: 'rolegate_token_verifications_total', help: 'Bearer token verifications, by result (ok, cache_hit or the failure reason).', labelNames: ['result'] as const, registers: [this.registry] });
+  private readonly policyInfo = new Gauge({ name: 'rolegate_policy_info', help: 'The policy in force: always 1, labelled with its version and content hash.', labelNames: ['version', 'hash'] as const, registers: [this.registry] });
+  readonly policyReloads = new Counter({ name: 'rolegate_policy_reloads_total', help: 'Policy reloads, by result (success or failure).', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly policyLastReload = new Gauge({ name: 'rolegate_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load.', registers: [this.registry] });
+  private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'rolegate_' });
+  }
+
+  request(route: string, method: string, decision: string, code: number, seconds: number): void {
+    const key = `r\0${route}\0${method}\0${decision}\0${code}`;
+    let c = this.children.get(key) as { inc(): void } | undefined;
+    if (!c) this.children.set(key, (c = this.requests.labels(route, method, decision, String(code))));
+    c.inc();
+    const hk = `d\0${route}`;
+    let h = this.children.get(hk) as { observe(v: number): void } | undefined;
+    if (!h) this.children.set(hk, (h = this.duration.labels(route)));
+    h.observe(seconds);
+  }
+
+  decision(resource: string, action: string, decision: string, reason: string): void {
+    const key = `a\0${resource}\0${action}\0${reason}`;
+    let c = this.children.get(key) as { inc(): void } | undefined;
+    if (!c) this.children.set(key, (c = this.decisions.labels(resource, action, decision, reason)));
+    c.inc();
+  }
+
+  upstream(upstream: string, seconds: number): void {
+    const key = `u\0${upstream}`;
+    let h = this.children.get(key) as { observe(v: number): void } | undefined;
+    if (!h) this.children.set(key, (h = this.upstreamDuration.labels(upstream)));
+    h.observe(seconds);
+  }
+
+  upstreamError(upstream: string, kind: string): void { this.upstreamErrors.labels(upstream, kind).inc(); }
+
+  verification(result: string): void {
+    const key = `v\0${result}`;
+    let c = this.children.get(key) as { inc(): void } | undefined;
+    if (!c) this.children.set(key, (c = this.verifications.labels(result)));
+    c.inc();
+  }
+
+  policyLoaded(version: string, hash: string): void {
+    this.policyInfo.reset();
+    this.policyInfo.labels(version, hash.slice(0, 12)).set(1);
+    this.policyLastReload.set(Date.now() / 1000);
+  }
+}

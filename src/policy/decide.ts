@@ -1,0 +1,79 @@
+import type { Reason } from '../errors.js';
+import type { CompiledPolicy, CompiledRole, Condition, Holding, Principal, Target } from './types.js';
+
+/** 'allow', or the reason for the denial. */
+export type Decision = 'allow' | Reason;
+
+/**
+ * Deny unless some applicable role of the principal holds the permission with
+ * every condition of one of its alternatives true. Several roles: union, the
+ * most permissive wins. Plain data in, a string out: no allocation on allow.
+ */
+export function decide(policy: CompiledPolicy, principal: Principal, target: Target): Decision {
+  if (principal.status === 'pending') return 'member_pending';
+  if (principal.status === 'removed') return 'member_removed';
+  const acc = { seen: 0, wrongAudience: 0, noLogin: 0, failed: false, excluded: false };
+  let verdict: Decision | null = null;
+
+  for (let i = 0; i < principal.roles.length && verdict === null; i++) {
+    verdict = consider(policy.roles.get(principal.roles[i]!), principal, target, acc);
+  }
+  let groupRoleCount = 0;
+  for (let g = 0; g < principal.groups.length && verdict === null; g++) {
+    const names = policy.groupRoles.get(principal.groups[g]!);
+    if (!names) continue;
+    groupRoleCount += names.length;
+    for (let i = 0; i < names.length && verdict === null; i++) verdict = consider(policy.roles.get(names[i]!), principal, target, acc);
+  }
+  if (verdict !== null) return verdict;
+
+  if (principal.roles.length === 0 && groupRoleCount === 0) {
+    // no role at all: the audience's default roles, if the policy has them
+    const defaults = principal.kind === 'partner' || principal.kind === 'internal' ? policy.defaultRoles[principal.kind] : [];
+    for (let i = 0; i < defaults.length && verdict === null; i++) verdict = consider(policy.roles.get(defaults[i]!), principal, target, acc);
+    if (verdict !== null) return verdict;
+    if (defaults.length === 0) return principal.status === 'unknown' ? 'not_a_member' : 'no_role';
+  }
+  if (acc.seen === 0) return principal.status === 'unknown' ? 'not_a_member' : 'no_role';
+  if (acc.failed) return 'condition_failed';
+  if (acc.excluded) return 'excluded_by_tag';
+  if (acc.wrongAudience === acc.seen) return 'audience_mismatch';
+  if (acc.noLogin + acc.wrongAudience === acc.seen) return 'login_disabled';
+  return 'not_granted';
+}
+
+interface Accumulator { seen: number; wrongAudience: number; noLogin: number; failed: boolean; excluded: boolean }
+
+function consider(role: CompiledRole | undefined, principal: Principal, target: Target, acc: Accumulator): Decision | null {
+  if (role === undefined) return null; // a deleted role grants nothing
+  acc.seen++;
+  if (role.audience !== 'any' && role.audience !== principal.kind) { acc.wrongAudience++; return null; }
+  if (!role.login) { acc.noLogin++; return null; }
+  const h = role.perms[target.perm];
+  if (h === undefined) {
+    if (role.excluded.has(target.perm)) acc.excluded = true;
+    return null;
+  }
+  if (h === true || holds(h, principal, target)) return 'allow';
+  acc.failed = true;
+  return null;
+}
+
+function holds(alternatives: Exclude<Holding, true>, principal: Principal, target: Target): boolean {
+  for (const conditions of alternatives) {
+    let ok = true;
+    for (let i = 0; i < conditions.length && ok; i++) ok = conditionHolds(conditions[i]!, principal, target);
+    if (ok) return true;
+  }
+  return false;
+}
+
+export function conditionHolds(c: Condition, p: Principal, t: Target): boolean {
+  switch (c) {
+    case 'own_org': return t.org !== undefined && p.org !== undefined && t.org === p.org;
+    case 'self': return t.user !== undefined && t.user === p.id;
+    case 'assigned': return t.record !== undefined && t.record.assignees.includes(p.id);
+    case 'collaborator': return t.record !== undefined && t.record.collaborators.includes(p.id);
+    case 'group': return t.partnerGroups !== undefined && t.partnerGroups.some((g) => p.groups.includes(g));
+  }
+}

@@ -1,0 +1,92 @@
+import type { HeadersConfig } from '../config/index.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus proxy-era ones: never forwarded in either direction. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+/**
+ * Client copies of headers an upstream may trust for identity, client address
+ * or routing, and method overrides that would change what was authorized.
+ */
+const SPOOFABLE = [
+  'forwarded', 'x-real-ip', 'x-original-url', 'x-rewrite-url', 'x-forwarded-uri', 'x-original-uri', 'x-client-ip', 'true-client-ip',
+  'x-http-method-override', 'x-method-override', 'x-http-method',
+  'host', 'expect', 'content-length-override',
+];
+
+export interface ConnectionFacts { remoteAddress: string; proto: 'http' | 'https'; host: string | undefined }
+export interface Identity { user: string; org: string | undefined; kind: string | undefined; roles: string; requestId: string }
+
+/** Lowercase, with `_` and `.` spelled as `-`, so `X_RoleGate.User` and `x-rolegate-user` compare equal. */
+function normalizeName(name: string): string {
+  return name.toLowerCase().replace(/[_.]/g, '-');
+}
+
+/**
+ * Builds the function that turns a client's raw headers into the flat list sent
+ * upstream. Order matters: drop hop-by-hop and every name listed in Connection,
+ * then drop spoofable and identity-namespace headers, and only then add ours,
+ * so no client header can make the gateway drop or replace identity.
+ */
+export function compileHeaderHygiene(cfg: HeadersConfig) {
+  const drop = new Set([...HOP_BY_HOP, ...SPOOFABLE, ...cfg.strip.map((s) => s.toLowerCase())]);
+  if (!cfg.forward_authorization) drop.add('authorization');
+  const prefix = normalizeName(cfg.prefix);
+  const names = {
+    user: `${cfg.prefix}user`, org: `${cfg.prefix}org`, kind: `${cfg.prefix}kind`,
+    roles: `${cfg.prefix}roles`, requestId: `${cfg.prefix}request-id`,
+  };
+
+  const isDropped = (lower: string): boolean => {
+    if (drop.has(lower)) return true;
+    // only names spelled with `_` or `.` pay for normalization
+    const n = lower.includes('_') || lower.includes('.') ? normalizeName(lower) : lower;
+    return n.startsWith(prefix) || n.startsWith('x-forwarded');
+  };
+
+  /** Names listed in Connection are hop-by-hop for this message only. */
+  const connectionListed = (raw: readonly string[]): Set<string> | null => {
+    let listed: Set<string> | null = null;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
+        for (const t of raw[i + 1]!.split(',')) {
+          const name = t.trim().toLowerCase();
+          if (name) (listed ??= new Set()).add(name);
+        }
+      }
+    }
+    return listed;
+  };
+
+  return {
+    names,
+    /** Flat [name, value, ...] list for undici. `identity` null on public routes (request id only). */
+    request(raw: readonly string[], identity: Identity | null, requestId: string, conn: ConnectionFacts): string[] {
+      const listed = connectionListed(raw);
+      const out: string[] = [];
+      for (let i = 0; i < raw.length; i += 2) {
+        const lower = raw[i]!.toLowerCase();
+        if (isDropped(lower) || (listed !== null && listed.has(lower))) continue;
+        out.push(raw[i]!, raw[i + 1]!);
+      }
+      if (identity) {
+        out.push(names.user, identity.user, names.roles, identity.roles);
+        if (identity.org !== undefined) out.push(names.org, identity.org);
+        if (identity.kind !== undefined) out.push(names.kind, identity.kind);
+      }
+      out.push(names.requestId, requestId, 'x-forwarded-for', conn.remoteAddress, 'x-forwarded-proto', conn.proto);
+      if (conn.host !== undefined) out.push('x-forwarded-host', conn.host);
+      return out;
+    },
+    /** Upstream response headers minus hop-by-hop ones; mutates and returns the object undici handed over. */
+    response(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+      const conn = headers.connection;
+      if (conn !== undefined) {
+        for (const t of String(conn).split(',')) delete headers[t.trim().toLowerCase()];
+      }
+      for (const h of HOP_BY_HOP) if (h in headers) delete headers[h];
+      return headers;
+    },
+  };
+}
+
+export type HeaderHygiene = ReturnType<typeof compileHeaderHygiene>;
