@@ -22,6 +22,8 @@ export interface LoadResult {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** Paced runs only: how late the client released its most delayed request (load generator starved?). */
+  maxSendLagMs?: number;
 }
 
 class LatencyRecord {

@@ -26,6 +26,7 @@ export async function runPaced(opts: PacedOpts): Promise<LoadResult> {
   let non2xx = 0;
   let errors = 0;
   let timeouts = 0;
+  let maxLagNs = 0;
 
   const one = async (scheduledNs: bigint, record: boolean): Promise<void> => {
     try {
@@ -55,6 +56,7 @@ export async function runPaced(opts: PacedOpts): Promise<LoadResult> {
       const tick = (): void => {
         const elapsedNs = Number(process.hrtime.bigint() - start);
         const due = Math.min(total, Math.floor(elapsedNs / intervalNs) + 1);
+        if (sent < due) maxLagNs = Math.max(maxLagNs, elapsedNs - sent * intervalNs);
         while (sent < due) {
           inflight.push(one(start + BigInt(Math.round(sent * intervalNs)), true));
           sent++;
@@ -81,6 +83,7 @@ export async function runPaced(opts: PacedOpts): Promise<LoadResult> {
       errors,
       timeouts: timeouts + Math.max(0, missing),
       statusCodes,
+      maxSendLagMs: maxLagNs / 1e6,
     };
   } finally {
     await pool.destroy().catch(() => undefined);

@@ -28,6 +28,8 @@ export interface FixedRateSample {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** How late the paced client released its most delayed request. */
+  maxSendLagMs: number;
 }
 
 export interface TargetResult {

@@ -11,7 +11,7 @@ export type PublicError =
   | 'payload_too_large'
   | 'bad_gateway'
   | 'gateway_timeout'
-  | 'service_unavailable'
+  | 'unavailable'
   | 'internal_error';
 
 interface ReasonSpec { status: number; error: PublicError; message: string }
@@ -75,8 +75,8 @@ export const REASONS = {
   upstream_unavailable: { status: 502, error: 'bad_gateway', message: 'upstream refused or reset the connection' },
   upstream_error: { status: 502, error: 'bad_gateway', message: 'upstream sent an invalid response' },
   upstream_timeout: { status: 504, error: 'gateway_timeout', message: 'upstream did not answer in time' },
-  store_unavailable: { status: 503, error: 'service_unavailable', message: 'the assignment store is unavailable' },
-  shutting_down: { status: 503, error: 'service_unavailable', message: 'the gateway is shutting down' },
+  store_unavailable: { status: 503, error: 'unavailable', message: 'the assignment store is unavailable' },
+  shutting_down: { status: 503, error: 'unavailable', message: 'the gateway is shutting down' },
   internal: { status: 500, error: 'internal_error', message: 'internal error' },
 } as const satisfies Record<string, ReasonSpec>;
 

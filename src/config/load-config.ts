@@ -43,6 +43,12 @@ function semanticChecks(src: YamlSource, cfg: Config): void {
   const hmac = jwt.algorithms.filter((a) => a.startsWith('HS'));
   if (hmac.length && jwt.secret_env === undefined) src.error(['auth', 'jwt', 'algorithms'], `${hmac.join(', ')} needs secret_env (an HMAC secret); asymmetric keys never verify HMAC tokens`);
   if (jwt.secret_env !== undefined && hmac.length !== jwt.algorithms.length) src.error(['auth', 'jwt', 'algorithms'], 'with secret_env only HS256/HS384/HS512 may be listed');
+  const redis = cfg.store.redis;
+  if (redis) {
+    const forms = [redis.url !== undefined, redis.sentinels !== undefined, redis.cluster !== undefined].filter(Boolean).length;
+    if (forms !== 1) src.error(['store', 'redis'], 'exactly one of url, sentinels (with name) or cluster is required');
+    if (redis.sentinels && !redis.name) src.error(['store', 'redis', 'name'], 'sentinels need the master name');
+  }
   const ports = new Map<number, string>();
   for (const name of ['listen', 'ops', 'admin'] as const) {
     const l = cfg[name];

@@ -83,7 +83,27 @@ export const configSchema = {
     },
     store: {
       type: 'object', additionalProperties: false, default: {},
-      properties: { seed: { type: 'string', minLength: 1 } },
+      properties: {
+        seed: { type: 'string', minLength: 1 },
+        redis: {
+          type: 'object', additionalProperties: false,
+          properties: {
+            url: { type: 'string', pattern: '^rediss?://' },
+            prefix: { type: 'string', pattern: '^[A-Za-z0-9_.:-]*$', default: 'rolegate:' },
+            sentinels: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[^:]+:\\d+$' } },
+            name: { type: 'string', minLength: 1 },
+            cluster: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^rediss?://' } },
+            password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+            connect_timeout_ms: positive(2000),
+            command_timeout_ms: positive(500),
+          },
+        },
+        cache: {
+          type: 'object', additionalProperties: false, default: {},
+          properties: { max_entries: { type: 'integer', minimum: 0, default: 100000 }, ttl_ms: positive(30000) },
+        },
+        stale_if_error_ms: { type: 'integer', minimum: 0, default: 0 },
+      },
     },
     headers: {
       type: 'object', additionalProperties: false, default: {},

@@ -36,7 +36,26 @@ export interface AuthConfig { jwt: JwtConfig; cookie?: string }
 
 export interface PolicyConfig { paths: string[]; watch: boolean }
 
-export interface StoreConfig { seed?: string }
+export interface RedisConfig {
+  url?: string;
+  prefix: string;
+  /** Sentinel form: `host:port` list plus the master `name`. */
+  sentinels?: string[];
+  name?: string;
+  /** Cluster form: seed node URLs. */
+  cluster?: string[];
+  password_env?: string;
+  connect_timeout_ms: number;
+  command_timeout_ms: number;
+}
+
+export interface StoreConfig {
+  seed?: string;
+  redis?: RedisConfig;
+  cache: { max_entries: number; ttl_ms: number };
+  /** Serve a cached entry this long past its TTL when Redis is down (0: fail closed at once). */
+  stale_if_error_ms: number;
+}
 
 export interface HeadersConfig {
   prefix: string;

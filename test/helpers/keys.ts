@@ -52,7 +52,7 @@ export async function signRaw(header: Record<string, unknown>, payload: Record<s
   const data = new TextEncoder().encode(input);
   let sig: ArrayBuffer;
   if (key instanceof Uint8Array) {
-    const hmac = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+    const hmac = await crypto.subtle.importKey('raw', new Uint8Array(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
     sig = await crypto.subtle.sign('HMAC', hmac, data);
   } else {
     sig = await crypto.subtle.sign(SIGN_PARAMS[header.alg as string] ?? { name: 'RSASSA-PKCS1-v1_5' }, key, data);
