@@ -14,6 +14,8 @@ declare module 'autocannon' {
     overallRate?: number;
     workers?: number;
     bailout?: number;
+    /** Sampling interval in ms; a duration-bound run also ends on a sample tick. */
+    sampleInt?: number;
     renderProgressBar?: boolean;
     renderResultsTable?: boolean;
     renderLatencyTable?: boolean;

@@ -158,3 +158,15 @@ export async function waitReady(
   }
   throw new Error(`${child.name} not ready within ${timeoutMs} ms (${url}: ${last})`);
 }
+
+/** waitReady, and stop the child if it never gets ready. */
+export async function waitReadyOrStop(
+  child: Child, url: string, timeoutMs: number, ok?: (status: number) => boolean,
+): Promise<void> {
+  try {
+    await waitReady(child, url, timeoutMs, ok);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}

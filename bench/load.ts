@@ -58,6 +58,8 @@ export function runLoad(opts: LoadOpts): Promise<LoadResult> {
       connections: opts.connections,
       pipelining: 1,
       timeout: 10,
+      // A duration-bound run only ends on a sample tick: 100 ms keeps short runs short.
+      sampleInt: 100,
       ...(opts.amount !== undefined ? { amount: opts.amount } : { duration: opts.durationS }),
       renderProgressBar: false,
       renderResultsTable: false,

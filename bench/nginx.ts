@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, spawnChild, waitReady } from './child.js';
+import { freePort, spawnChild, waitReadyOrStop } from './child.js';
 import type { RunningTarget, TargetContext } from './targets.js';
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/usr/bin/nginx'];
@@ -66,6 +66,6 @@ export async function startNginx(ctx: TargetContext): Promise<RunningTarget> {
     '-g', `daemon off; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'error.log')} warn;`,
   ], { core: ctx.proxyCore, stderrFile: join(dir, 'stderr.log') });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(child, `${url}/healthz`, 10_000);
+  await waitReadyOrStop(child, `${url}/healthz`, 10_000);
   return { url, pid: child.pid, child };
 }

@@ -17,7 +17,10 @@ export interface PacedOpts {
   durationS: number;
 }
 
-export async function runPaced(opts: PacedOpts): Promise<LoadResult> {
+/** `begin`/`end` bracket the measured window (for the CPU readings). */
+export interface Window { begin(): void; end(): void }
+
+export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadResult> {
   const u = new URL(opts.url);
   const path = `${u.pathname}${u.search}`;
   const pool = new Pool(u.origin, { connections: opts.connections, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
@@ -43,31 +46,41 @@ export async function runPaced(opts: PacedOpts): Promise<LoadResult> {
     }
   };
 
-  try {
-    // Open the connections first, so connection setup is not in the measured latencies.
-    await Promise.all(Array.from({ length: opts.connections }, () => one(process.hrtime.bigint(), false)));
-
-    const total = Math.round(opts.rate * opts.durationS);
-    const intervalNs = 1e9 / opts.rate;
+  const intervalNs = 1e9 / opts.rate;
+  /** Release `total` requests evenly at `rate`; resolves when all are sent (not answered). */
+  const schedule = (total: number, record: boolean): Promise<{ start: bigint; inflight: Promise<void>[] }> => {
     const start = process.hrtime.bigint();
     const inflight: Promise<void>[] = [];
     let sent = 0;
-    await new Promise<void>((resolve) => {
+    return new Promise((resolve) => {
       const tick = (): void => {
         const elapsedNs = Number(process.hrtime.bigint() - start);
         const due = Math.min(total, Math.floor(elapsedNs / intervalNs) + 1);
-        if (sent < due) maxLagNs = Math.max(maxLagNs, elapsedNs - sent * intervalNs);
+        if (record && sent < due) maxLagNs = Math.max(maxLagNs, elapsedNs - sent * intervalNs);
         while (sent < due) {
-          inflight.push(one(start + BigInt(Math.round(sent * intervalNs)), true));
+          inflight.push(one(start + BigInt(Math.round(sent * intervalNs)), record));
           sent++;
         }
-        if (sent >= total) { clearInterval(timer); resolve(); }
+        if (sent >= total) { clearInterval(timer); resolve({ start, inflight }); }
       };
       const timer = setInterval(tick, 1);
       tick();
     });
+  };
+  const settle = (inflight: Promise<void>[]): Promise<unknown> =>
+    Promise.race([Promise.all(inflight), new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
+
+  try {
+    // Open the connections and warm the client up (0.5 s at the same rate), unrecorded.
+    await Promise.all(Array.from({ length: opts.connections }, () => one(process.hrtime.bigint(), false)));
+    await settle((await schedule(Math.ceil(opts.rate / 2), false)).inflight);
+
+    const total = Math.round(opts.rate * opts.durationS);
+    hooks?.begin();
+    const { start, inflight } = await schedule(total, true);
     const elapsedS = Number(process.hrtime.bigint() - start) / 1e9;
-    await Promise.race([Promise.all(inflight), new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
+    await settle(inflight);
+    hooks?.end();
 
     latencies.sort((a, b) => a - b);
     const pct = (p: number): number =>

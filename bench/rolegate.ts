@@ -1,7 +1,7 @@
 // Row "rolegate": the built CLI with full auth (RS256 JWT from a JWKS over HTTP, own_org policy).
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, httpGet, spawnChild, waitReady } from './child.js';
+import { freePort, httpGet, spawnChild, waitReadyOrStop } from './child.js';
 import { AUDIENCE, ISSUER, SUBJECT } from './tokens.js';
 import { SMALL_PATH } from './payloads.js';
 import type { RunningTarget, TargetContext } from './targets.js';
@@ -66,7 +66,7 @@ export async function startRolegate(ctx: TargetContext, name: string, variant: R
   const child = spawnChild(name, process.execPath, [rolegateCli(ctx), 'serve', '--config', config], {
     core: ctx.proxyCore, stderrFile: join(dir, 'stderr.log'), cwd: ctx.repoRoot,
   });
-  await waitReady(child, `http://127.0.0.1:${opsPort}/readyz`, 10_000);
+  await waitReadyOrStop(child, `http://127.0.0.1:${opsPort}/readyz`, 10_000);
   return { url: `http://127.0.0.1:${port}`, pid: child.pid, child };
 }
 

@@ -4,12 +4,13 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, hasTaskset, httpGet, killAllNow, pinSelf, spawnChild, stopAll, waitReady } from './child.js';
+import { freePort, hasTaskset, httpGet, killAllNow, pinSelf, spawnChild, stopAll, waitReadyOrStop } from './child.js';
 import type { Child } from './child.js';
 import { runLoad } from './load.js';
 import type { LoadResult } from './load.js';
 import { machineFacts } from './machine.js';
 import { runPaced } from './pace.js';
+import type { Window } from './pace.js';
 import type { MachineFacts } from './machine.js';
 import { PAYLOADS, payloadBody, payloadPath } from './payloads.js';
 import type { PayloadName } from './payloads.js';
@@ -113,15 +114,22 @@ async function checkTarget(live: Live, ctx: TargetContext, headers: Record<strin
 
 interface Measured { load: LoadResult; cpuUsPerReq: number; upstreamCpuUsPerReq: number }
 
-/** CPU of the target's process tree (and of the upstream) around one load run. */
-async function measure(t: RunningTarget, upstreamPid: number, run: () => Promise<LoadResult>): Promise<Measured> {
-  const before = treeCpuTicks(t.pid);
-  const upBefore = treeCpuTicks(upstreamPid);
-  const res = await run();
-  const after = treeCpuTicks(t.pid);
-  const upAfter = treeCpuTicks(upstreamPid);
+/** CPU of the target's process tree (and of the upstream) over one load run, or the window it marks. */
+async function measure(t: RunningTarget, upstreamPid: number, run: (w: Window) => Promise<LoadResult>): Promise<Measured> {
+  let before: [number, number] | undefined;
+  let after: [number, number] | undefined;
+  const read = (): [number, number] => [treeCpuTicks(t.pid), treeCpuTicks(upstreamPid)];
+  const read0 = read();
+  const res = await run({ begin: () => { before = read(); }, end: () => { after = read(); } });
+  // Runs that mark no window are measured from start to end.
+  const b = before ?? read0;
+  const e = after ?? read();
   const n = Math.max(1, res.requests);
-  return { load: res, cpuUsPerReq: ticksToMicros(after - before) / n, upstreamCpuUsPerReq: ticksToMicros(upAfter - upBefore) / n };
+  return {
+    load: res,
+    cpuUsPerReq: ticksToMicros(e[0] - b[0]) / n,
+    upstreamCpuUsPerReq: ticksToMicros(e[1] - b[1]) / n,
+  };
 }
 
 function describeRun(name: string, what: string, m: Measured): string {
@@ -201,32 +209,35 @@ async function main(): Promise<number> {
     core: upstreamCore, stderrFile: join(tmpDir, 'upstream.stderr.log'),
   });
   children.push(upstream);
-  await waitReady(upstream, `http://127.0.0.1:${upstreamPort}/healthz`, 10_000);
+  await waitReadyOrStop(upstream, `http://127.0.0.1:${upstreamPort}/healthz`, 10_000);
 
   const ctx: TargetContext = { repoRoot, benchDist, tmpDir, upstreamPort, upstreamPid: upstream.pid, proxyCore, tokens };
   const lives: Live[] = [];
   let failures = 0;
-  for (const spec of s.targets) {
+  // Start and check all targets at once (they are independent), report in table order.
+  const started = await Promise.all(s.targets.map(async (spec): Promise<{ live: Live; line: string; failed: boolean }> => {
     const live: Live = { spec, result: { name: spec.name, description: spec.description, samples: [], fixedRate: [] } };
-    lives.push(live);
     const why = spec.unavailable?.(ctx);
     if (why !== undefined) {
       live.result.unavailable = why;
-      say(`  ${spec.name}: unavailable: ${why}`);
-      continue;
+      return { live, line: `  ${spec.name}: unavailable: ${why}`, failed: false };
     }
     try {
       live.running = await spec.start(ctx);
       if (live.running.child) children.push(live.running.child);
       await checkTarget(live, ctx, headers);
-      say(`  ${spec.name}: up at ${live.running.url} (pid ${live.running.pid}), answers correctly`);
+      return { live, line: `  ${spec.name}: up at ${live.running.url} (pid ${live.running.pid}), answers correctly`, failed: false };
     } catch (err) {
-      failures++;
       live.result.unavailable = (err as Error).message;
-      say(`  ${spec.name}: unavailable: ${(err as Error).message}`);
       await live.running?.child?.stop();
       delete live.running;
+      return { live, line: `  ${spec.name}: unavailable: ${(err as Error).message}`, failed: true };
     }
+  }));
+  for (const o of started) {
+    lives.push(o.live);
+    say(o.line);
+    if (o.failed) failures++;
   }
   const ready = lives.filter((l) => l.running !== undefined);
 
@@ -234,10 +245,10 @@ async function main(): Promise<number> {
     // Exercise the measuring path too: a few requests per target through autocannon and /proc.
     for (const l of ready) {
       const url = `${(l.running as RunningTarget).url}${payloadPath('small')}`;
-      const m = await measure(l.running as RunningTarget, upstream.pid, () => runLoad({ url, headers, connections: 4, durationS: 1, amount: 200 }));
+      const m = await measure(l.running as RunningTarget, upstream.pid, () => runLoad({ url, headers, connections: 4, durationS: 0.3 }));
       say(describeRun(l.spec.name, 'smoke', m));
       const bad = m.load.non2xx + m.load.errors + m.load.timeouts;
-      if (bad > 0 || m.load.requests < 200 || !Number.isFinite(m.cpuUsPerReq)) {
+      if (bad > 0 || m.load.requests < 20 || !Number.isFinite(m.cpuUsPerReq)) {
         failures++;
         say(`  ${l.spec.name}: smoke load run failed (${m.load.requests} answers, ${bad} bad)`);
       }
@@ -268,7 +279,7 @@ async function main(): Promise<number> {
       const t = l.running as RunningTarget;
       for (const p of PAYLOADS) {
         const url = `${t.url}${payloadPath(p)}`;
-        const m = await measure(t, upstream.pid, () => runPaced({ url, headers, connections: s.connections, durationS: s.fixedS, rate: s.fixedRate }));
+        const m = await measure(t, upstream.pid, (w) => runPaced({ url, headers, connections: s.connections, durationS: s.fixedS, rate: s.fixedRate }, w));
         say(describeRun(l.spec.name, `${p}@rate`, m));
         l.result.fixedRate.push({
           payload: p, rate: s.fixedRate, requests: m.load.requests, rps: m.load.rps, p50Ms: m.load.p50Ms, p99Ms: m.load.p99Ms,

@@ -1,7 +1,7 @@
 // The target list: the extension point. Each row of the table is one TargetSpec; add a spec
 // (e.g. rolegate on the Redis store) to TARGETS and it is started, smoke-checked and measured.
 import { join } from 'node:path';
-import { freePort, spawnChild, waitReady } from './child.js';
+import { freePort, spawnChild, waitReadyOrStop } from './child.js';
 import type { Child } from './child.js';
 import { nginxBinary, startNginx } from './nginx.js';
 import { rolegateDenies, rolegateUnavailable, startRolegate } from './rolegate.js';
@@ -48,7 +48,7 @@ function nodeScript(name: string, script: string, description: string): TargetSp
         core: ctx.proxyCore, stderrFile: join(ctx.tmpDir, `${name}.stderr.log`),
       });
       const url = `http://127.0.0.1:${port}`;
-      await waitReady(child, `${url}/healthz`, 10_000);
+      await waitReadyOrStop(child, `${url}/healthz`, 10_000);
       return { url, pid: child.pid, child };
     },
   };

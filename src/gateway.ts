@@ -5,7 +5,7 @@ import { GatewayError, errorBody, statusOf, type Reason } from './errors.js';
 import type { Config } from './config/index.js';
 import type { Authenticator, VerifiedToken } from './auth/index.js';
 import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute } from './routes/index.js';
-import { decide, type CompiledPolicy, type Principal, type RecordFacts } from './policy/index.js';
+import { decide, resolveTarget, type CompiledPolicy, type Principal } from './policy/index.js';
 import type { AssignmentStore, MemberRecord } from './store/index.js';
 import { forward, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
 import type { GatewayMetrics, Logger } from './ops/index.js';
@@ -58,46 +58,38 @@ export function createGateway(s: GatewayStages) {
   async function admit(req: IncomingMessage, trace: Trace, upgrade: boolean): Promise<Admission> {
     const method = req.method!;
     if (!methods.has(method)) throw new GatewayError('method_not_allowed', `method ${method} is not in http.methods`);
-    const target = canonicalPath(req.url ?? '', canonicalOptions);
+    const canonical = canonicalPath(req.url ?? '', canonicalOptions);
     const upgradeHeader = req.headers.upgrade;
     if (upgradeHeader !== undefined && !upgrade) throw new GatewayError('unsupported_upgrade');
     const policy = s.policy();
-    const match = policy.routes.match(method, target.segments);
+    const match = policy.routes.match(method, canonical.segments);
     if (match?.route.public) {
       trace.route = match.route.id;
-      checkMethodOverride(target, match.route, s.upstreams);
-      return { route: match.route, target, identity: null, action: '' };
+      checkMethodOverride(canonical, match.route, s.upstreams);
+      return { route: match.route, target: canonical, identity: null, action: '' };
     }
-    const token = await s.auth.authenticate(req.headers.authorization, config.auth.cookie !== undefined ? req.headers.cookie : undefined);
+    const verifying = s.auth.authenticate(req.headers.authorization, config.auth.cookie !== undefined ? req.headers.cookie : undefined);
+    const token = verifying instanceof Promise ? await verifying : verifying;
     trace.principal = token.subject;
     if (!match) throw new GatewayError('no_route');
     const route = match.route;
     trace.route = route.id;
     trace.resource = route.resource;
-    checkMethodOverride(target, route, s.upstreams);
+    checkMethodOverride(canonical, route, s.upstreams);
     if (upgrade && !route.websocket) throw new GatewayError('websocket_not_allowed');
-    const [action, perm] = route.actions.get(method)!;
-    trace.action = action;
+    trace.action = route.actions.get(method)![0];
 
-    const member = await s.store.getMember(token.subject);
+    const reading = s.store.getMember(token.subject);
+    const member = reading instanceof Promise ? await reading : reading;
     const principal = assemblePrincipal(token, member);
-    const values = match.values;
-    const org = route.orgParam >= 0 ? values[route.orgParam] : undefined;
-    let record: RecordFacts | undefined;
-    let partnerGroups: readonly string[] | undefined;
-    if (policy.usesRecordConditions) {
-      if (route.recordParam >= 0) record = (await s.store.getRelations(`${route.resource}/${values[route.recordParam]}`)) ?? undefined;
-      const partner = org ?? record?.partner;
-      if (partner !== undefined) partnerGroups = (await s.store.getPartnerGroups(partner)) ?? undefined;
-    }
-    const decision = decide(policy, principal, {
-      perm, org, record, partnerGroups,
-      user: route.userParam >= 0 ? values[route.userParam] : undefined,
-    });
+    const pending = resolveTarget(policy, match, method, s.store);
+    const target = pending instanceof Promise ? await pending : pending;
+    const action = target.action;
+    const decision = decide(policy, principal, target);
     trace.reason = decision;
     metrics.decision(route.resource, action, decision === 'allow' ? 'allow' : 'deny', decision);
     if (decision !== 'allow') throw new GatewayError(decision, undefined, { resource: route.resource, action });
-    return { route, target, action, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
+    return { route, target: canonical, action, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
   }
 
   /** Identity from the token; roles, groups, status from the store; org and kind from the token when it has them. */
@@ -108,7 +100,7 @@ export function createGateway(s: GatewayStages) {
       org: claimString(token, claimNames.org) ?? member?.org,
       kind: claimString(token, claimNames.kind) ?? member?.kind,
       roles: member?.roles ?? [],
-      groups: member?.groups ?? [],
+      groups: claimGroups(token, claimNames.groups, member?.groups ?? []),
     };
   }
 
@@ -199,6 +191,14 @@ function claimString(token: VerifiedToken, name: string): string | undefined {
   // claim values travel upstream as headers: refuse what a header cannot carry safely
   if (typeof v !== 'string' || !HEADER_SAFE.test(v)) throw new GatewayError('invalid_claim', `claim "${name}" is not a header-safe string`);
   return v;
+}
+
+/** Groups from the store, plus the token's groups claim when the IdP sends one. */
+function claimGroups(token: VerifiedToken, name: string, stored: readonly string[]): readonly string[] {
+  const v = token.claims[name];
+  if (v === undefined || v === null) return stored;
+  if (!Array.isArray(v) || !v.every((g) => typeof g === 'string' && HEADER_SAFE.test(g))) throw new GatewayError('invalid_claim', `claim "${name}" is not a list of group names`);
+  return stored.length === 0 ? v as string[] : [...stored, ...(v as string[])];
 }
 
 function effectiveRoles(policy: CompiledPolicy, p: Principal): string {

@@ -4,6 +4,7 @@ import { serve, serveHelp } from './serve.js';
 import { check, checkHelp } from './check.js';
 import { token, tokenHelp } from './token.js';
 import { demo, demoHelp } from './demo.js';
+import { test, testHelp } from './test.js';
 import { out, err, UsageError } from './output.js';
 
 const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: string }> = {
@@ -11,6 +12,7 @@ const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: str
   check: { run: check, help: checkHelp },
   token: { run: token, help: tokenHelp },
   demo: { run: demo, help: demoHelp },
+  test: { run: test, help: testHelp },
 };
 
 const USAGE = `rolegate: an authorization gateway for apps you cannot change
@@ -21,7 +23,8 @@ Commands:
   serve    run the gateway (--config FILE)
   check    validate config and policy files, errors as file:line:key
   token    mint a development token from a local key
-  demo     run the gateway in front of a bundled demo portal`;
+  demo     run the gateway in front of a bundled demo portal
+  test     run policy test suites (*_test.yaml), with --coverage`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -29,7 +29,7 @@ const RECORD_CONDITIONS: ReadonlySet<Condition> = new Set(['assigned', 'collabor
  * permissions become an array indexed by permission number, with `inherits`
  * and `except` already applied. Problems are reported on the documents' sources.
  */
-export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams: ReadonlySet<string>; methods: readonly string[]; hash: string; files: readonly string[] }): CompiledPolicy {
+export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams: ReadonlySet<string> | null; methods: readonly string[]; hash: string; files: readonly string[] }): CompiledPolicy {
   const resources = mergeSection(docs, 'resources');
   const roleBodies = mergeSection(docs, 'roles');
   const groups = mergeSection(docs, 'groups');
@@ -60,11 +60,14 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
       return undefined;
     }
     visiting.add(name);
+    const inheritedExclusions = new Set<number>();
     const perms: (Holding | undefined)[] = new Array(permissions.length);
     (body.inherits ?? []).forEach((parent, i) => {
       if (!roleBodies.has(parent)) return report(located, 'inherits', `unknown role "${parent}" at inherits[${i}]`);
       const p = compileRole(parent);
-      if (p) p.perms.forEach((h, idx) => { if (h !== undefined) perms[idx] = mergeHolding(perms[idx], h); });
+      if (!p) return;
+      p.perms.forEach((h, idx) => { if (h !== undefined) perms[idx] = mergeHolding(perms[idx], h); });
+      for (const idx of p.excluded) inheritedExclusions.add(idx);
     });
     visiting.delete(name);
     (body.grants ?? []).forEach((g, i) => {
@@ -76,7 +79,8 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
       if (typeof idxs === 'string') return report({ src: located.src, path: [...located.path, 'grants', i] }, undefined, idxs);
       for (const idx of idxs) perms[idx] = mergeHolding(perms[idx], holding);
     });
-    const excluded = new Set<number>();
+    // a parent's `except` still explains a denial unless this role grants the permission itself
+    const excluded = new Set<number>([...inheritedExclusions].filter((idx) => perms[idx] === undefined));
     const ex = body.except;
     for (const r of ex?.resources ?? []) if (!resources.has(r)) report(located, 'except', `unknown resource "${r}"`);
     const knownTags = new Set([...resources.values()].flatMap((r) => r.value.tags ?? []));

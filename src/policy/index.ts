@@ -1,3 +1,5 @@
-export { loadPolicy, policyFiles, type PolicyLoadOptions } from './load-policy.js';
+export { loadPolicy, policyFiles, TEST_SUITE, type PolicyLoadOptions } from './load-policy.js';
+export { runSuite, coverage, type SuiteResult, type CaseFailure } from './test-suite.js';
 export { decide, conditionHolds, type Decision } from './decide.js';
 export type * from './types.js';
+export { resolveTarget, type FactSource, type ResolvedTarget } from './resolve-target.js';

@@ -7,9 +7,12 @@ import { policySchema } from './schema.js';
 import { compilePolicy, type PolicyDocument } from './compile-policy.js';
 import type { CompiledPolicy } from './types.js';
 
+/** Policy test suites live beside policies: `portal_test.yaml` or `portal.test.yaml`. */
+export const TEST_SUITE = /[._]test\.ya?ml$/;
+
 const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(policySchema);
 
-export interface PolicyLoadOptions { upstreams: ReadonlySet<string>; methods: readonly string[] }
+export interface PolicyLoadOptions { upstreams: ReadonlySet<string> | null; methods: readonly string[] }
 
 /** Policy files named by `paths`: files, or folders whose *.yaml / *.yml are read in name order (test suites `*_test.yaml` skipped). */
 export function policyFiles(paths: readonly string[]): string[] {
@@ -19,7 +22,7 @@ export function policyFiles(paths: readonly string[]): string[] {
     try { isDir = statSync(p).isDirectory(); } catch { /* reported when read */ }
     if (!isDir) { out.push(p); continue; }
     for (const f of readdirSync(p).sort()) {
-      if (/\.ya?ml$/.test(f) && !/_test\.ya?ml$/.test(f)) out.push(join(p, f));
+      if (/\.ya?ml$/.test(f) && !TEST_SUITE.test(f)) out.push(join(p, f));
     }
   }
   return out;

@@ -119,7 +119,7 @@ const rows: Row[] = [
   // crit / typ
   ['crit with unknown extension', () => rs(goodClaims(), { crit: ['exp'], exp: 1 }), 'unsupported_crit'],
   ['crit b64', () => rs(goodClaims(), { crit: ['b64'], b64: true }), 'unsupported_crit'],
-  ['typ mismatch', () => rs(goodClaims(), { typ: 'JWT' }), 'bad_token_type', () => typed],
+  ['typ mismatch', () => rs(goodClaims(), { typ: 'JOSE' }), 'bad_token_type', () => typed],
   ['typ missing when required', () => signRaw({ alg: 'RS256', kid: 'rsa-1' }, goodClaims(), rsa.privateKey), 'bad_token_type', () => typed],
   ['typ at+jwt (RFC 9068)', () => rs(goodClaims(), { typ: 'at+jwt' }), 'ok', () => typed],
   ['typ application/at+jwt', () => rs(goodClaims(), { typ: 'application/at+jwt' }), 'ok', () => typed],

@@ -172,3 +172,12 @@ export function recordingHooks(): { results: string[]; warnings: string[]; logge
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `cond()` holds (timing-based tests stay stable on a loaded machine). */
+export async function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('waitFor: condition not met in time');
+    await sleep(10);
+  }
+}
