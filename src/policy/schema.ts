@@ -80,6 +80,15 @@ export const policySchema = {
           public: { type: 'boolean' },
           websocket: { type: 'boolean' },
           max_body_bytes: { type: 'integer', minimum: 0 },
+          list: {
+            type: 'object', additionalProperties: false, required: ['items'],
+            properties: {
+              items: { type: 'string', pattern: '^(/([^~/]|~[01])*)*$' },
+              id: { type: 'string', minLength: 1 },
+              total: { type: 'string', pattern: '^(/([^~/]|~[01])*)+$' },
+              max_bytes: { type: 'integer', minimum: 1024 },
+            },
+          },
         },
       },
     },

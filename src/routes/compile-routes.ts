@@ -13,7 +13,11 @@ export interface RouteSpec {
   public?: boolean;
   websocket?: boolean;
   max_body_bytes?: number;
+  list?: { items: string; id?: string; total?: string; max_bytes?: number };
 }
+
+/** How a list endpoint's JSON names its records (JSON Pointers), for record-level filtering. */
+export interface ListShape { readonly items: readonly string[]; readonly id: string; readonly total: readonly string[] | null; readonly maxBytes: number }
 
 /** One route, ready for the request path: every lookup resolved to an index. */
 export interface CompiledRoute {
@@ -29,6 +33,7 @@ export interface CompiledRoute {
   readonly orgParam: number;
   readonly userParam: number;
   readonly maxBodyBytes: number;
+  readonly list: ListShape | null;
   readonly source: string;
 }
 
@@ -114,6 +119,10 @@ export function compileRoutes(specs: readonly RouteSpec[], ctx: RouteContext): R
       orgParam: paramIndex('org'),
       userParam: paramIndex('user'),
       maxBodyBytes: spec.max_body_bytes ?? 0,
+      list: spec.list ? Object.freeze({
+        items: pointer(spec.list.items), id: spec.list.id ?? 'id',
+        total: spec.list.total !== undefined ? pointer(spec.list.total) : null, maxBytes: spec.list.max_bytes ?? 10 * 1024 * 1024,
+      }) : null,
       source: ctx.source(index),
     });
     for (const other of placed) {
@@ -137,6 +146,11 @@ export function compileRoutes(specs: readonly RouteSpec[], ctx: RouteContext): R
       return route ? { route, values } : null;
     },
   });
+}
+
+/** "/data/items" -> ["data", "items"] (RFC 6901 unescaping), split once at load time. */
+function pointer(p: string): string[] {
+  return p === '' ? [] : p.slice(1).split('/').map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function insert(roots: Map<string, TrieNode<CompiledRoute>>, method: string, template: readonly TemplateSegment[], route: CompiledRoute): void {

@@ -1,2 +1,2 @@
 export { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CanonicalOptions } from './canonical-path.js';
-export { compileRoutes, type RouteSpec, type CompiledRoute, type RouteMatch, type RouteTable, type RouteContext } from './compile-routes.js';
+export { compileRoutes, type RouteSpec, type CompiledRoute, type RouteMatch, type RouteTable, type RouteContext, type ListShape } from './compile-routes.js';
