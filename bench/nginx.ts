@@ -7,7 +7,10 @@ import type { RunningTarget, TargetContext } from './targets.js';
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/usr/bin/nginx'];
 
+/** $BENCH_NGINX overrides the search (and makes the row unavailable if that file does not exist). */
 export function nginxBinary(): string | undefined {
+  const forced = process.env.BENCH_NGINX;
+  if (forced) return existsSync(forced) ? forced : undefined;
   return CANDIDATES.find((p) => existsSync(p));
 }
 

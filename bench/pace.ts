@@ -71,9 +71,9 @@ export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadRes
     Promise.race([Promise.all(inflight), new Promise((resolve) => setTimeout(resolve, 15_000).unref())]);
 
   try {
-    // Open the connections and warm the client up (0.5 s at the same rate), unrecorded.
+    // Open the connections and warm the client up (a quarter of the run, at most 0.5 s), unrecorded.
     await Promise.all(Array.from({ length: opts.connections }, () => one(process.hrtime.bigint(), false)));
-    await settle((await schedule(Math.ceil(opts.rate / 2), false)).inflight);
+    await settle((await schedule(Math.ceil(opts.rate * Math.min(0.5, opts.durationS / 4)), false)).inflight);
 
     const total = Math.round(opts.rate * opts.durationS);
     hooks?.begin();

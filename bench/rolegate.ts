@@ -11,12 +11,13 @@ export interface RolegateVariant {
   storeYaml?: string;
 }
 
+/** The built CLI; $BENCH_ROLEGATE_CLI points at another build (e.g. an older checkout's) to compare. */
 export function rolegateCli(ctx: TargetContext): string {
-  return join(ctx.repoRoot, 'dist', 'src', 'cli', 'main.js');
+  return process.env.BENCH_ROLEGATE_CLI || join(ctx.repoRoot, 'dist', 'src', 'cli', 'main.js');
 }
 
 export function rolegateUnavailable(ctx: TargetContext): string | undefined {
-  return existsSync(rolegateCli(ctx)) ? undefined : 'dist/src/cli/main.js not built';
+  return existsSync(rolegateCli(ctx)) ? undefined : `${rolegateCli(ctx)} not built`;
 }
 
 const POLICY = `resources:

@@ -84,7 +84,7 @@ function settingsFromArgs(argv: string[]): Settings {
     warmupS: quick ? 1 : 2,
     rounds: Math.round(positive(values.rounds, 'rounds', quick ? 2 : 3)),
     fixedRate: Math.round(positive(values.rate, 'rate', 2000)),
-    fixedS: quick ? 2 : Math.min(10, durationS),
+    fixedS: quick ? 1.5 : Math.min(10, durationS),
     pin: values['no-pin'] ? false : (values.pin ?? os.availableParallelism() >= 2),
     targets,
     keepTmp: values['keep-tmp'] ?? false,
@@ -94,7 +94,7 @@ function settingsFromArgs(argv: string[]): Settings {
 function estimateS(s: Settings): number {
   if (s.mode === 'smoke') return 15;
   const n = s.targets.length;
-  return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + n * PAYLOADS.length * s.fixedS + 10;
+  return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1) + 10;
 }
 
 const say = (line: string): void => { process.stdout.write(`${line}\n`); };
@@ -159,7 +159,9 @@ function renderReport(s: Settings, facts: MachineFacts, results: TargetResult[],
     + `the other rows count only the proxy's process tree.\n\n`;
   for (const p of PAYLOADS) {
     md += `## Fixed rate ${s.fixedRate} req/s, ${s.fixedS} s, ${p} JSON\n\n`
-      + `Open-loop paced client (undici Pool, ${s.connections} connections), latency from each request's scheduled time.\n\n`
+      + `Open-loop paced client (undici Pool, ${s.connections} connections), latency from each request's scheduled time. `
+      + `"rate / saturation" is the fixed rate as a share of the target's saturation req/s above; `
+      + `at 70 % or more (⚠) the latencies are mostly queueing.\n\n`
       + `${fixedRateTable(results, p)}\n`;
   }
   return md;

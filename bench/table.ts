@@ -112,19 +112,22 @@ export function mainTable(results: TargetResult[], payload: PayloadName): string
 
 export function fixedRateTable(results: TargetResult[], payload: PayloadName): string {
   const direct = results.find((r) => r.name === 'direct')?.fixedRate.find((f) => f.payload === payload);
-  let out = '| target | achieved req/s | p50 | p99 | p50 added vs direct | p99 added vs direct | CPU µs/req | non-2xx/errors |\n'
-    + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
+  let out = '| target | achieved req/s | rate / saturation req/s | p50 | p99 | p50 added vs direct | p99 added vs direct | CPU µs/req | non-2xx/errors |\n'
+    + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
   for (const t of results) {
     const f = t.fixedRate.find((x) => x.payload === payload);
     if (t.unavailable !== undefined || f === undefined) {
-      out += `| ${t.name} | unavailable | | | | | | |\n`;
+      out += `| ${t.name} | unavailable | | | | | | | |\n`;
       continue;
     }
     const isDirect = t.name === 'direct';
     const added = (a: number, b: number | undefined): string =>
       isDirect || b === undefined ? '—' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)} ms`;
     const bad = f.non2xx + f.errors + f.timeouts;
-    out += `| ${t.name}${isDirect ? ' †' : ''}${bad > 0 ? ' ⚠' : ''} | ${fmtInt(f.rps)} | ${fmtMs(f.p50Ms)} | ${fmtMs(f.p99Ms)} | `
+    // Near saturation the latencies are mostly queueing, not the proxy's own delay.
+    const sat = summarize(t, payload)?.rps;
+    const load = sat !== undefined && sat > 0 ? `${Math.round((100 * f.rate) / sat)} %${f.rate / sat >= 0.7 ? ' ⚠' : ''}` : 'n/a';
+    out += `| ${t.name}${isDirect ? ' †' : ''}${bad > 0 ? ' ⚠' : ''} | ${fmtInt(f.rps)} | ${load} | ${fmtMs(f.p50Ms)} | ${fmtMs(f.p99Ms)} | `
       + `${added(f.p50Ms, direct?.p50Ms)} | ${added(f.p99Ms, direct?.p99Ms)} | ${fmtCpu(f.cpuUsPerReq)} | ${bad} |\n`;
   }
   return out;

@@ -75,6 +75,8 @@ export const REASONS = {
   upstream_unavailable: { status: 502, error: 'bad_gateway', message: 'upstream refused or reset the connection' },
   upstream_error: { status: 502, error: 'bad_gateway', message: 'upstream sent an invalid response' },
   upstream_timeout: { status: 504, error: 'gateway_timeout', message: 'upstream did not answer in time' },
+  list_too_large: { status: 502, error: 'bad_gateway', message: 'the list response is larger than the route allows filtering (list.max_bytes)' },
+  list_unfilterable: { status: 502, error: 'bad_gateway', message: 'the list response is not JSON of the declared shape, so it cannot be filtered' },
   store_unavailable: { status: 503, error: 'unavailable', message: 'the assignment store is unavailable' },
   shutting_down: { status: 503, error: 'unavailable', message: 'the gateway is shutting down' },
   internal: { status: 500, error: 'internal_error', message: 'internal error' },

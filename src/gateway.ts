@@ -5,9 +5,9 @@ import { GatewayError, errorBody, statusOf, type Reason } from './errors.js';
 import type { Config } from './config/index.js';
 import type { Authenticator, VerifiedToken } from './auth/index.js';
 import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute } from './routes/index.js';
-import { decide, resolveTarget, type CompiledPolicy, type Principal } from './policy/index.js';
+import { decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
 import type { AssignmentStore, MemberRecord } from './store/index.js';
-import { forward, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
+import { forward, forwardFiltered, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
 import type { GatewayMetrics, Logger } from './ops/index.js';
 
 export interface GatewayStages {
@@ -28,6 +28,8 @@ interface Admission {
   target: CanonicalTarget;
   identity: Identity | null;
   action: string;
+  /** List routes where the right is per record: the principal and the alternatives each record must meet. */
+  filter: { principal: Principal; alternatives: Condition[][] } | null;
 }
 
 /** Per-request facts for the log line and metrics; filled as the request moves along. */
@@ -66,7 +68,7 @@ export function createGateway(s: GatewayStages) {
     if (match?.route.public) {
       trace.route = match.route.id;
       checkMethodOverride(canonical, match.route, s.upstreams);
-      return { route: match.route, target: canonical, identity: null, action: '' };
+      return { route: match.route, target: canonical, identity: null, action: '', filter: null };
     }
     const verifying = s.auth.authenticate(req.headers.authorization, config.auth.cookie !== undefined ? req.headers.cookie : undefined);
     const token = verifying instanceof Promise ? await verifying : verifying;
@@ -86,10 +88,11 @@ export function createGateway(s: GatewayStages) {
     const target = pending instanceof Promise ? await pending : pending;
     const action = target.action;
     const decision = decide(policy, principal, target);
-    trace.reason = decision;
-    metrics.decision(route.resource, action, decision === 'allow' ? 'allow' : 'deny', decision);
-    if (decision !== 'allow') throw new GatewayError(decision, undefined, { resource: route.resource, action });
-    return { route, target: canonical, action, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
+    const allowed = decision === 'allow' || decision === 'filter';
+    trace.reason = allowed ? 'allow' : decision;
+    metrics.decision(route.resource, action, allowed ? 'allow' : 'deny', decision);
+    if (!allowed) throw new GatewayError(decision, undefined, { resource: route.resource, action });
+    return { route, target: canonical, action, filter: decision === 'filter' ? { principal, alternatives: target.listFilter! } : null, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
   }
 
   /** Identity from the token; roles, groups, status from the store; org and kind from the token when it has them. */
@@ -134,14 +137,18 @@ export function createGateway(s: GatewayStages) {
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
       const maxBody = a.route.maxBodyBytes || config.limits.max_body_bytes;
+      const visible = a.filter ? await buildRecordFilter(a.filter.principal, a.route.resource, a.filter.alternatives, s.store) : null;
+      const onUpstreamHeaders = (seconds: number) => metrics.upstream(upstream.name, seconds);
       try {
-        await forward(upstream, req, res, a.target.path + a.target.query, headers, hygiene, maxBody, {
-          onUpstreamHeaders: (seconds) => metrics.upstream(upstream.name, seconds),
-        });
+        if (visible) {
+          await forwardFiltered(upstream, req, res, a.target.path + a.target.query, headers, hygiene, a.route.list!, visible, onUpstreamHeaders);
+        } else {
+          await forward(upstream, req, res, a.target.path + a.target.query, headers, hygiene, maxBody, { onUpstreamHeaders });
+        }
       } catch (err) {
         const f = classifyUpstreamError(err);
         if (f.clientAborted) return log(trace, 499);
-        if (f.error.reason !== 'body_too_large') metrics.upstreamError(upstream.name, f.kind);
+        if (f.error.reason !== 'body_too_large' && !f.error.reason.startsWith('list_')) metrics.upstreamError(upstream.name, f.kind);
         throw f.error;
       }
       log(trace, res.statusCode);

@@ -26,6 +26,7 @@ const SAMPLES: Record<string, string> = {
   'u-mia': '/api/deals/d1',
   'u-vera': '/settings/general',
   'u-pat': '/api/partners/p-42/deals',
+  'u-cara': '/api/deals',
   'u-ivy': '/api/deals',
   'u-rex': '/api/deals',
 };

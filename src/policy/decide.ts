@@ -1,8 +1,8 @@
 import type { Reason } from '../errors.js';
 import type { CompiledPolicy, CompiledRole, Condition, Holding, Principal, Target } from './types.js';
 
-/** 'allow', or the reason for the denial. */
-export type Decision = 'allow' | Reason;
+/** 'allow'; 'filter' (list routes: allowed, response filtered by target.listFilter); or the reason for the denial. */
+export type Decision = 'allow' | 'filter' | Reason;
 
 /**
  * Deny unless some applicable role of the principal holds the permission with
@@ -34,6 +34,7 @@ export function decide(policy: CompiledPolicy, principal: Principal, target: Tar
     if (verdict !== null) return verdict;
     if (defaults.length === 0) return principal.status === 'unknown' ? 'not_a_member' : 'no_role';
   }
+  if (target.listFilter !== undefined && target.listFilter.length > 0) return 'filter';
   if (acc.seen === 0) return principal.status === 'unknown' ? 'not_a_member' : 'no_role';
   if (acc.failed) return 'condition_failed';
   if (acc.excluded) return 'excluded_by_tag';
@@ -55,17 +56,29 @@ function consider(role: CompiledRole | undefined, principal: Principal, target: 
     return null;
   }
   if (h === true || holds(h, principal, target)) return 'allow';
-  acc.failed = true;
+  if (target.listFilter === undefined || target.listFilter.length === 0) acc.failed = true;
   return null;
 }
 
 function holds(alternatives: Exclude<Holding, true>, principal: Principal, target: Target): boolean {
+  const filter = target.listFilter;
   for (const conditions of alternatives) {
     let ok = true;
-    for (let i = 0; i < conditions.length && ok; i++) ok = conditionHolds(conditions[i]!, principal, target);
-    if (ok) return true;
+    let deferred: Condition[] | undefined;
+    for (let i = 0; i < conditions.length && ok; i++) {
+      const c = conditions[i]!;
+      if (filter !== undefined && isPerRecord(c, target)) (deferred ??= []).push(c);
+      else ok = conditionHolds(c, principal, target);
+    }
+    if (ok && deferred === undefined) return true;
+    if (ok && deferred !== undefined) filter!.push(deferred);
   }
   return false;
+}
+
+/** On a list route these conditions are judged per listed record, not per request. */
+function isPerRecord(c: Condition, t: Target): boolean {
+  return c === 'assigned' || c === 'collaborator' || (c === 'group' && t.org === undefined);
 }
 
 export function conditionHolds(c: Condition, p: Principal, t: Target): boolean {

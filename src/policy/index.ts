@@ -3,3 +3,4 @@ export { runSuite, coverage, type SuiteResult, type CaseFailure } from './test-s
 export { decide, conditionHolds, type Decision } from './decide.js';
 export type * from './types.js';
 export { resolveTarget, type FactSource, type ResolvedTarget } from './resolve-target.js';
+export { buildRecordFilter, type RecordSetSource, type RecordRelation } from './record-filter.js';

@@ -22,14 +22,14 @@ export function resolveTarget(policy: CompiledPolicy, match: RouteMatch, method:
   const org = route.orgParam >= 0 ? values[route.orgParam] : undefined;
   const user = route.userParam >= 0 ? values[route.userParam] : undefined;
   if (!policy.usesRecordConditions || (route.recordParam < 0 && org === undefined)) {
-    return { action, perm, org, user, record: undefined, partnerGroups: undefined };
+    return { action, perm, org, user, record: undefined, partnerGroups: undefined, listFilter: route.list ? [] : undefined };
   }
-  return withFacts(route.resource, route.recordParam >= 0 ? values[route.recordParam] : undefined, action, perm, org, user, facts);
+  return withFacts(route.resource, route.recordParam >= 0 ? values[route.recordParam] : undefined, action, perm, org, user, route.list !== null, facts);
 }
 
-async function withFacts(resource: string, recordId: string | undefined, action: string, perm: number, org: string | undefined, user: string | undefined, facts: FactSource): Promise<ResolvedTarget> {
+async function withFacts(resource: string, recordId: string | undefined, action: string, perm: number, org: string | undefined, user: string | undefined, listing: boolean, facts: FactSource): Promise<ResolvedTarget> {
   const record = recordId !== undefined ? (await facts.getRelations(`${resource}/${recordId}`)) ?? undefined : undefined;
   const partner = org ?? record?.partner;
   const partnerGroups = partner !== undefined ? (await facts.getPartnerGroups(partner)) ?? undefined : undefined;
-  return { action, perm, org, user, record, partnerGroups };
+  return { action, perm, org, user, record, partnerGroups, listFilter: listing ? [] : undefined };
 }

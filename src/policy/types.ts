@@ -60,4 +60,9 @@ export interface Target {
   readonly record: RecordFacts | undefined;
   /** Groups of the partner the request is about (route org param or the record's partner). */
   readonly partnerGroups: readonly string[] | undefined;
+  /**
+   * Set on list routes: record conditions cannot be judged without a record, so
+   * alternatives that need one are collected here and the response is filtered.
+   */
+  readonly listFilter?: Condition[][] | undefined;
 }

@@ -3,3 +3,4 @@ export { compileHeaderHygiene, type HeaderHygiene, type Identity, type Connectio
 export { forward } from './forward.js';
 export { classifyUpstreamError, type UpstreamFailure } from './upstream-errors.js';
 export { createWebSocketTunnel } from './websocket.js';
+export { forwardFiltered, type RecordVisible } from './filter-list.js';

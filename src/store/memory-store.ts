@@ -1,4 +1,6 @@
-import type { RecordFacts } from '../policy/index.js';
+import type { RecordFacts, RecordRelation } from '../policy/index.js';
+
+const EMPTY: ReadonlySet<string> = new Set();
 import type { AssignmentStore, MemberRecord, StoreSeed } from './types.js';
 
 /** The zero-setup default: assignments held in this process, answered synchronously. */
@@ -7,6 +9,8 @@ export class MemoryAssignmentStore implements AssignmentStore {
   private readonly members = new Map<string, MemberRecord>();
   private readonly relations = new Map<string, RecordFacts>();
   private readonly partners = new Map<string, readonly string[]>();
+  /** `principal\0resource\0relation` -> record ids: the reverse direction of `relations`, so a list filter is one read. */
+  private readonly byPrincipal = new Map<string, Set<string>>();
 
   constructor(seed?: StoreSeed) {
     if (!seed) return;
@@ -25,7 +29,24 @@ export class MemoryAssignmentStore implements AssignmentStore {
     this.members.set(m.id, Object.freeze({ ...m, roles: Object.freeze([...m.roles]), groups: Object.freeze([...m.groups]) }));
   }
 
+  getPrincipalRecords(principal: string, resource: string, relation: RecordRelation): ReadonlySet<string> {
+    return this.byPrincipal.get(`${principal}\0${resource}\0${relation}`) ?? EMPTY;
+  }
+
   setRelations(ref: string, r: RecordFacts): void {
+    const old = this.relations.get(ref);
+    const [resource, id] = [ref.slice(0, ref.indexOf('/')), ref.slice(ref.indexOf('/') + 1)];
+    const index = (facts: RecordFacts, add: boolean) => {
+      for (const [relation, list] of [['assigned', facts.assignees], ['collaborator', facts.collaborators]] as const) {
+        for (const p of list) {
+          const key = `${p}\0${resource}\0${relation}`;
+          let set = this.byPrincipal.get(key);
+          if (add) { if (!set) this.byPrincipal.set(key, (set = new Set())); set.add(id); } else set?.delete(id);
+        }
+      }
+    };
+    if (old) index(old, false);
+    index(r, true);
     this.relations.set(ref, Object.freeze({ assignees: Object.freeze([...r.assignees]), collaborators: Object.freeze([...r.collaborators]), partner: r.partner }));
   }
 

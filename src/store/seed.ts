@@ -1,8 +1,9 @@
 import { Ajv } from 'ajv';
 import { YamlSource, ajvDiagnostics, LoadError } from '../config/index.js';
+import { EMAIL_PATTERN, ID_PATTERN, REF_PATTERN } from './ids.js';
 import type { StoreSeed } from './types.js';
 
-const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,199}$' };
+const id = { type: 'string', pattern: ID_PATTERN };
 const ids = { type: 'array', items: id, uniqueItems: true, default: [] };
 
 export const seedSchema = {
@@ -18,13 +19,13 @@ export const seedSchema = {
           groups: ids,
           org: id,
           kind: { enum: ['internal', 'partner'] },
-          email: { type: 'string', maxLength: 320, pattern: '^[^\\s@]+@[^\\s@]+$' },
+          email: { type: 'string', maxLength: 320, pattern: EMAIL_PATTERN },
         },
       },
     },
     relations: {
       type: 'object', default: {},
-      propertyNames: { pattern: '^[A-Za-z][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.@:-]*$' },
+      propertyNames: { pattern: REF_PATTERN },
       additionalProperties: {
         type: 'object', additionalProperties: false,
         properties: { assignees: ids, collaborators: ids, partner: id },

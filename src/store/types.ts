@@ -10,6 +10,12 @@ export interface MemberRecord {
   readonly email?: string | undefined;
 }
 
+/** A member as the Redis store keeps it: the record plus when it was created and last changed (Unix ms). */
+export interface StoredMember extends MemberRecord {
+  readonly created_ms: number;
+  readonly updated_ms: number;
+}
+
 export type MaybePromise<T> = T | Promise<T>;
 
 /**
@@ -32,4 +38,53 @@ export interface StoreSeed {
   members: Record<string, Omit<MemberRecord, 'id'>>;
   relations: Record<string, RecordFacts>;
   partners: Record<string, { groups: readonly string[] }>;
+}
+
+/** The three kinds of read the gateway makes; a bounded metric label. */
+export type StoreOp = 'member' | 'relations' | 'partner';
+export type CacheResult = 'hit' | 'miss' | 'stale';
+
+/** What the store reports to metrics (GatewayMetrics.storeHooks() implements it). */
+export interface StoreHooks {
+  cache(result: CacheResult): void;
+  error(op: StoreOp | 'subscribe'): void;
+  duration(op: StoreOp, seconds: number): void;
+  /** One invalidation applied; lag = now - the write time it carries. */
+  invalidation(lagSeconds: number): void;
+}
+
+export interface StoreLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** A partial member write: fields left undefined keep their stored value ('' clears org, kind, email). */
+export interface MemberPatch {
+  status?: MemberStatus;
+  roles?: readonly string[];
+  groups?: readonly string[];
+  org?: string;
+  kind?: 'internal' | 'partner';
+  email?: string;
+}
+
+/** A partial relations write: lists given replace the stored list; partner '' clears it. */
+export interface RelationsPatch {
+  assignees?: readonly string[];
+  collaborators?: readonly string[];
+  partner?: string;
+}
+
+export type WriteOutcome = 'added' | 'changed' | 'unchanged';
+export interface WriteResult { readonly outcome: WriteOutcome; readonly version: number }
+
+export interface ImportChange { readonly kind: 'member' | 'relations' | 'partner'; readonly id: string; readonly change: 'added' | 'changed' | 'removed' }
+export interface ImportReport {
+  readonly dryRun: boolean;
+  readonly changes: readonly ImportChange[];
+  readonly added: number;
+  readonly changed: number;
+  readonly removed: number;
+  /** Store version after the import (before it, on a dry run). */
+  readonly version: number;
 }
