@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# rolegate: multi-stage build. The runtime image holds production dependencies
+# and the compiled JavaScript only, runs as the unprivileged `node` user, and
+# starts `rolegate serve`.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` builds, and the sources are not copied yet
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    ROLEGATE_HOST=0.0.0.0 \
+    ROLEGATE_OPS_HOST=0.0.0.0 \
+    ROLEGATE_CONFIG=/app/config/gateway.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+COPY policies ./policies
+COPY config ./config
+USER node
+EXPOSE 8080 9090
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
+CMD ["serve"]

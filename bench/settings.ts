@@ -1,0 +1,90 @@
+// Command-line options and the run settings derived from them.
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { PAYLOADS } from './payloads.js';
+import { TARGETS } from './targets.js';
+import type { TargetSpec } from './targets.js';
+
+export const HELP = `usage: npm run bench -- [options]
+  --quick             short run (< 2 min): 16 connections, 3 s, 2 rounds
+  --smoke             every target starts and answers correctly (a few seconds); writes nothing
+  --duration S        seconds per measured run (default 10, quick 3)
+  --connections N     autocannon connections (default 32, quick 16)
+  --rounds N          interleaved rounds (default 3, quick 2)
+  --rate N            fixed-rate section: overall req/s (default 2000)
+  --targets a,b       subset of: ${TARGETS.map((t) => t.name).join(', ')}
+  --pin / --no-pin    taskset pinning (default on with 2+ cores and taskset)
+  --keep-tmp          keep the temp dir (configs, child stderr, nginx logs)
+env: BENCH_NGINX=<nginx binary>, BENCH_ROLEGATE_CLI=<path to another build's dist/src/cli/main.js>
+`;
+
+export type Mode = 'full' | 'quick' | 'smoke';
+
+export interface Settings {
+  mode: Mode;
+  connections: number;
+  durationS: number;
+  /** Warm-up per target per round, split between the payloads. */
+  warmupS: number;
+  rounds: number;
+  fixedRate: number;
+  fixedS: number;
+  pin: boolean;
+  targets: TargetSpec[];
+  keepTmp: boolean;
+}
+
+function positive(v: string | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got "${v}"`);
+  return n;
+}
+
+/** Parsed settings, or undefined after printing --help. Throws on bad options. */
+export function settingsFromArgs(argv: string[]): Settings | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' }, smoke: { type: 'boolean' }, help: { type: 'boolean' },
+      duration: { type: 'string' }, connections: { type: 'string' }, rounds: { type: 'string' },
+      rate: { type: 'string' }, targets: { type: 'string' },
+      pin: { type: 'boolean' }, 'no-pin': { type: 'boolean' }, 'keep-tmp': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return undefined;
+  }
+  const mode: Mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+  const quick = mode !== 'full';
+  let targets = TARGETS;
+  if (values.targets !== undefined) {
+    const names = values.targets.split(',').map((x) => x.trim()).filter(Boolean);
+    const unknown = names.filter((n) => !TARGETS.some((t) => t.name === n));
+    if (unknown.length > 0) throw new Error(`unknown target(s) ${unknown.join(', ')}; known: ${TARGETS.map((t) => t.name).join(', ')}`);
+    targets = TARGETS.filter((t) => names.includes(t.name));
+  }
+  const durationS = positive(values.duration, 'duration', quick ? 3 : 10);
+  return {
+    mode,
+    connections: Math.round(positive(values.connections, 'connections', quick ? 16 : 32)),
+    durationS,
+    warmupS: quick ? 1 : 2,
+    rounds: Math.round(positive(values.rounds, 'rounds', quick ? 2 : 3)),
+    fixedRate: Math.round(positive(values.rate, 'rate', 2000)),
+    fixedS: quick ? 1.5 : Math.min(10, durationS),
+    pin: values['no-pin'] ? false : (values.pin ?? os.availableParallelism() >= 2),
+    targets,
+    keepTmp: values['keep-tmp'] ?? false,
+  };
+}
+
+/** Expected wall time in seconds (the run aborts past 1.5x this + 60 s). */
+export function estimateS(s: Settings): number {
+  if (s.mode === 'smoke') return 15;
+  const n = s.targets.length;
+  const fixed = n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1); // + the paced client's pre-roll
+  return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + fixed + 10;
+}
