@@ -8,7 +8,7 @@ import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type Compi
 import { decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
 import type { AssignmentStore, MemberRecord } from './store/index.js';
 import { forward, forwardFiltered, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
-import type { GatewayMetrics, Logger } from './ops/index.js';
+import type { GatewayMetrics, Logger, DecisionLog, DecisionLogEntry } from './ops/index.js';
 
 export interface GatewayStages {
   config: Config;
@@ -19,6 +19,9 @@ export interface GatewayStages {
   hygiene: HeaderHygiene;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** The candidate policy of shadow mode, if configured. */
+  shadowPolicy(): CompiledPolicy | null;
+  decisionLog: DecisionLog | null;
   tunnel(upstream: Upstream, req: IncomingMessage, socket: Duplex, head: Buffer, path: string, headers: readonly string[]): void;
 }
 
@@ -35,6 +38,7 @@ interface Admission {
 /** Per-request facts for the log line and metrics; filled as the request moves along. */
 interface Trace {
   id: string;
+  traceId: string | undefined;
   start: number;
   method: string;
   route: string;
@@ -44,6 +48,7 @@ interface Trace {
   reason: Reason | 'allow';
 }
 
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
 
 /**
@@ -73,7 +78,10 @@ export function createGateway(s: GatewayStages) {
     const verifying = s.auth.authenticate(req.headers.authorization, config.auth.cookie !== undefined ? req.headers.cookie : undefined);
     const token = verifying instanceof Promise ? await verifying : verifying;
     trace.principal = token.subject;
-    if (!match) throw new GatewayError('no_route');
+    if (!match) {
+      if (s.decisionLog?.wants(false)) s.decisionLog.write(decisionEntry(trace, canonical.path, null, 'no_route'));
+      throw new GatewayError('no_route');
+    }
     const route = match.route;
     trace.route = route.id;
     trace.resource = route.resource;
@@ -91,8 +99,43 @@ export function createGateway(s: GatewayStages) {
     const allowed = decision === 'allow' || decision === 'filter';
     trace.reason = allowed ? 'allow' : decision;
     metrics.decision(route.resource, action, allowed ? 'allow' : 'deny', decision);
+    if (s.decisionLog?.wants(allowed)) s.decisionLog.write(decisionEntry(trace, canonical.path, principal, decision));
+    const shadow = s.shadowPolicy();
+    if (shadow) void shadowDecide(shadow, method, canonical, principal, route, action, allowed, decision);
     if (!allowed) throw new GatewayError(decision, undefined, { resource: route.resource, action });
     return { route, target: canonical, action, filter: decision === 'filter' ? { principal, alternatives: target.listFilter! } : null, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
+  }
+
+  /** Decide again under the candidate policy, off the response path; it never changes what the client gets. */
+  let shadowLogBudget = 0;
+  let shadowLogWindow = 0;
+  async function shadowDecide(shadow: CompiledPolicy, method: string, canonical: CanonicalTarget, principal: Principal, route: CompiledRoute, action: string, liveAllowed: boolean, live: string): Promise<void> {
+    try {
+      const m = shadow.routes.match(method, canonical.segments);
+      let candidate: string;
+      if (!m) candidate = 'no_route';
+      else if (m.route.public) candidate = 'allow';
+      else {
+        const pending = resolveTarget(shadow, m, method, s.store);
+        candidate = decide(shadow, principal, pending instanceof Promise ? await pending : pending);
+      }
+      const candidateAllowed = candidate === 'allow' || candidate === 'filter';
+      metrics.shadow(route.resource, action, liveAllowed ? 'allow' : 'deny', candidateAllowed ? 'allow' : 'deny');
+      if (candidateAllowed === liveAllowed) return;
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== shadowLogWindow) { shadowLogWindow = now; shadowLogBudget = config.policy.shadow?.log_per_second ?? 0; }
+      if (shadowLogBudget-- > 0) logger.warn({ route: route.id, principal: principal.id, live, candidate }, 'shadow policy disagrees');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'shadow decision failed');
+    }
+  }
+
+  function decisionEntry(trace: Trace, path: string, p: Principal | null, reason: string): DecisionLogEntry {
+    return {
+      request_id: trace.id, trace_id: trace.traceId, method: trace.method, path, route: trace.route, resource: trace.resource, action: trace.action,
+      principal: { id: p?.id ?? trace.principal ?? '', kind: p?.kind, org: p?.org, roles: p?.roles ?? [], groups: p?.groups ?? [], status: p?.status ?? 'unknown' },
+      decision: reason === 'allow' || reason === 'filter' ? 'allow' : 'deny', reason,
+    };
   }
 
   /** Identity from the token; roles, groups, status from the store; org and kind from the token when it has them. */
@@ -113,7 +156,7 @@ export function createGateway(s: GatewayStages) {
     metrics.request(trace.route, trace.method, decision, status, seconds);
     if (!config.log.decisions && level === 'info') return;
     logger[level]({
-      request_id: trace.id, method: trace.method, route: trace.route, resource: trace.resource || undefined,
+      request_id: trace.id, trace_id: trace.traceId, method: trace.method, route: trace.route, resource: trace.resource || undefined,
       action: trace.action || undefined, principal: trace.principal, decision, reason: trace.reason,
       status, duration_ms: Math.round(seconds * 1e6) / 1000, err: err instanceof Error && !(err instanceof GatewayError) ? err : undefined,
       detail: err instanceof GatewayError && err.message !== undefined ? err.message : undefined,
@@ -121,7 +164,9 @@ export function createGateway(s: GatewayStages) {
   }
 
   function newTrace(req: IncomingMessage): Trace {
-    return { id: randomUUID(), start: performance.now(), method: req.method ?? '', route: 'none', resource: '', action: '', principal: undefined, reason: 'allow' };
+    const tp = req.headers.traceparent;
+    const traceId = typeof tp === 'string' && TRACEPARENT.test(tp) ? tp.slice(3, 35) : undefined;
+    return { id: randomUUID(), traceId, start: performance.now(), method: req.method ?? '', route: 'none', resource: '', action: '', principal: undefined, reason: 'allow' };
   }
 
   function fail(trace: Trace, err: unknown): { reason: Reason; status: number; fields: Readonly<Record<string, string>> | undefined } {

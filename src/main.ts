@@ -1,13 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { watch, type FSWatcher } from 'node:fs';
+import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { errorBody, statusOf, type Reason } from './errors.js';
 import { formatDiagnostic, LoadError, type Config } from './config/index.js';
 import { buildAuthenticator } from './auth/index.js';
 import { loadPolicy, policyFiles, type CompiledPolicy } from './policy/index.js';
-import { MemoryAssignmentStore, loadSeed, type AssignmentStore } from './store/index.js';
+import { buildAssignmentStore, type AssignmentStore } from './store/index.js';
 import { buildUpstreamPools, closeUpstreamPools, compileHeaderHygiene, createWebSocketTunnel } from './proxy/index.js';
-import { GatewayMetrics, createLogger, createOpsServer, type Logger } from './ops/index.js';
+import { GatewayMetrics, createLogger, createOpsServer, createDecisionLog, type Logger } from './ops/index.js';
 import { createGateway } from './gateway.js';
 
 export interface StartOptions {
@@ -38,7 +39,11 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   metrics.policyReloads.labels('success').inc(0);
   metrics.policyReloads.labels('failure').inc(0);
 
-  const store = opts.store ?? new MemoryAssignmentStore(config.store.seed ? loadSeed(config.store.seed) : undefined);
+  const loadShadow = () => config.policy.shadow ? loadPolicy(config.policy.shadow.paths, loadOptions) : null;
+  let shadow = loadShadow();
+  const decisionLog = createDecisionLog(config.log.decision_log);
+
+  const store = opts.store ?? buildAssignmentStore(config, metrics.storeHooks(), logger);
   const auth = await buildAuthenticator(config.auth, { onVerification: (r) => metrics.verification(r), logger });
   const upstreams = buildUpstreamPools(config.upstreams);
   const tunnel = createWebSocketTunnel((err, upstream) => {
@@ -46,7 +51,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     logger.warn({ upstream, err: err.message }, 'websocket upstream error');
   });
   const gateway = createGateway({
-    config, policy: () => policy, auth, store, upstreams, hygiene: compileHeaderHygiene(config.headers), metrics, logger,
+    config, policy: () => policy, shadowPolicy: () => shadow, decisionLog, auth, store, upstreams, hygiene: compileHeaderHygiene(config.headers), metrics, logger,
     tunnel: tunnel.tunnel,
   });
 
@@ -54,7 +59,9 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const reloadPolicy = (): boolean => {
     try {
       const next = loadPolicy(config.policy.paths, loadOptions);
+      const nextShadow = loadShadow();
       policy = next;
+      shadow = nextShadow;
       metrics.policyLoaded(next.version, next.hash);
       metrics.policyReloads.labels('success').inc();
       logger.info({ version: next.version, hash: next.hash.slice(0, 12) }, 'policy reloaded');
@@ -98,9 +105,17 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const watchers: FSWatcher[] = [];
   if (config.policy.watch) {
     let timer: NodeJS.Timeout | undefined;
-    const schedule = () => { clearTimeout(timer); timer = setTimeout(reloadPolicy, 200); };
-    for (const f of [...new Set([...config.policy.paths, ...policyFiles(config.policy.paths)])]) {
-      try { watchers.push(watch(f, schedule)); } catch (err) { logger.warn({ file: f, err: (err as Error).message }, 'cannot watch policy path'); }
+    const schedule = () => { clearTimeout(timer); timer = setTimeout(reloadPolicy, 200); timer.unref(); };
+    // watch folders, not files: editors save by rename, which would orphan a file watch
+    const watched = [...config.policy.paths, ...(config.policy.shadow?.paths ?? [])];
+    const files = new Set(policyFiles(watched));
+    const dirs = new Set([...files].map((f) => dirname(f)).concat(watched.filter((p) => !files.has(p))));
+    for (const d of dirs) {
+      try {
+        watchers.push(watch(d, (_event, name) => {
+          if (name === null || /\.ya?ml$/.test(name)) schedule();
+        }));
+      } catch (err) { logger.warn({ path: d, err: (err as Error).message }, 'cannot watch policy folder'); }
     }
   }
 
@@ -115,6 +130,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     auth.close();
     await closeUpstreamPools(upstreams);
     await store.close();
+    decisionLog?.flush();
     logger.flush();
   })();
 

@@ -4,6 +4,9 @@ import { serve, serveHelp } from './serve.js';
 import { check, checkHelp } from './check.js';
 import { token, tokenHelp } from './token.js';
 import { demo, demoHelp } from './demo.js';
+import { members, membersHelp } from './members.js';
+import { relations, relationsHelp } from './relations.js';
+import { importCommand, importHelp } from './import.js';
 import { test, testHelp } from './test.js';
 import { out, err, UsageError } from './output.js';
 
@@ -12,6 +15,9 @@ const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: str
   check: { run: check, help: checkHelp },
   token: { run: token, help: tokenHelp },
   demo: { run: demo, help: demoHelp },
+  members: { run: members, help: membersHelp },
+  relations: { run: relations, help: relationsHelp },
+  import: { run: importCommand, help: importHelp },
   test: { run: test, help: testHelp },
 };
 
@@ -20,11 +26,14 @@ const USAGE = `rolegate: an authorization gateway for apps you cannot change
 Usage: rolegate <command> [options]     rolegate <command> --help
 
 Commands:
-  serve    run the gateway (--config FILE)
-  check    validate config and policy files, errors as file:line:key
-  token    mint a development token from a local key
-  demo     run the gateway in front of a bundled demo portal
-  test     run policy test suites (*_test.yaml), with --coverage`;
+  serve      run the gateway (--config FILE)
+  check      validate config and policy files, errors as file:line:key
+  token      mint a development token from a local key
+  demo       run the gateway in front of a bundled demo portal
+  members    set, remove or list members in the Redis store
+  relations  set a record's assignees, collaborators and partner
+  import     load a store seed (YAML/JSON) into the Redis store, atomically
+  test       run policy test suites (*_test.yaml), with --coverage`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

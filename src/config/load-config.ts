@@ -23,6 +23,8 @@ export function loadConfig(file: string): Config {
   cfg.file = abs;
   cfg.dir = dir;
   cfg.policy.paths = cfg.policy.paths.map(at);
+  if (cfg.policy.shadow) cfg.policy.shadow.paths = cfg.policy.shadow.paths.map(at);
+  if (cfg.log.decision_log && cfg.log.decision_log.path !== 'stdout') cfg.log.decision_log.path = at(cfg.log.decision_log.path);
   if (cfg.store.seed) cfg.store.seed = at(cfg.store.seed);
   const jwt = cfg.auth.jwt;
   if (jwt.jwks_file) jwt.jwks_file = at(jwt.jwks_file);

@@ -79,6 +79,13 @@ export const configSchema = {
       properties: {
         paths: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
         watch: { type: 'boolean', default: false },
+        shadow: {
+          type: 'object', additionalProperties: false, required: ['paths'],
+          properties: {
+            paths: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+            log_per_second: { type: 'integer', minimum: 0, default: 10 },
+          },
+        },
       },
     },
     store: {
@@ -144,6 +151,14 @@ export const configSchema = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
         decisions: { type: 'boolean', default: true },
+        decision_log: {
+          type: 'object', additionalProperties: false, required: ['path'],
+          properties: {
+            path: { type: 'string', minLength: 1 },
+            include: { enum: ['all', 'deny'], default: 'all' },
+            sample: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 1 },
+          },
+        },
       },
     },
   },

@@ -34,7 +34,12 @@ export interface JwtConfig {
 
 export interface AuthConfig { jwt: JwtConfig; cookie?: string }
 
-export interface PolicyConfig { paths: string[]; watch: boolean }
+export interface PolicyConfig {
+  paths: string[];
+  watch: boolean;
+  /** A candidate policy evaluated beside the live one; it never changes a decision. */
+  shadow?: { paths: string[]; log_per_second: number };
+}
 
 export interface RedisConfig {
   url?: string;
@@ -84,7 +89,15 @@ export interface HttpConfig {
   trust_proxy: boolean;
 }
 
-export interface LogConfig { level: string; decisions: boolean }
+export interface DecisionLogConfig {
+  /** `stdout` or a file path (appended). */
+  path: string;
+  include: 'all' | 'deny';
+  /** Fraction of matching decisions written (1 = every one). */
+  sample: number;
+}
+
+export interface LogConfig { level: string; decisions: boolean; decision_log?: DecisionLogConfig }
 
 export interface Config {
   file: string;

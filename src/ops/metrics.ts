@@ -1,4 +1,5 @@
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+import type { StoreHooks } from '../store/index.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -18,7 +19,13 @@ export class GatewayMetrics {
   private readonly policyInfo = new Gauge({ name: 'rolegate_policy_info', help: 'The policy in force: always 1, labelled with its version and content hash.', labelNames: ['version', 'hash'] as const, registers: [this.registry] });
   readonly policyReloads = new Counter({ name: 'rolegate_policy_reloads_total', help: 'Policy reloads, by result (success or failure).', labelNames: ['result'] as const, registers: [this.registry] });
   readonly policyLastReload = new Gauge({ name: 'rolegate_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load.', registers: [this.registry] });
+  private readonly shadowDecisions = new Counter({ name: 'rolegate_shadow_decisions_total', help: 'Decisions of the shadow (candidate) policy beside the live one, by resource, action, live and candidate decision.', labelNames: ['resource', 'action', 'live', 'candidate'] as const, registers: [this.registry] });
   private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+  private readonly storeCache = new Counter({ name: 'rolegate_store_cache_total', help: 'Assignment store reads, by result: hit (answered from this instance), miss (read from the store), stale (expired entry served because the store failed).', labelNames: ['result'] as const, registers: [this.registry] });
+  private readonly storeErrors = new Counter({ name: 'rolegate_store_errors_total', help: 'Assignment store failures, by operation (member, relations, partner, subscribe).', labelNames: ['op'] as const, registers: [this.registry] });
+  private readonly storeDuration = new Histogram({ name: 'rolegate_store_request_duration_seconds', help: 'Time of assignment store reads that went to the store (cache misses), by operation.', labelNames: ['op'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly storeInvalidations = new Counter({ name: 'rolegate_store_invalidations_total', help: 'Invalidation messages applied to this instance\'s store cache.', registers: [this.registry] });
+  private readonly invalidationLag = new Histogram({ name: 'rolegate_invalidation_lag_seconds', help: 'Time from a store write to this instance applying its invalidation (revocation lag).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'rolegate_' });
@@ -49,6 +56,13 @@ export class GatewayMetrics {
     h.observe(seconds);
   }
 
+  shadow(resource: string, action: string, live: string, candidate: string): void {
+    const key = `s\0${resource}\0${action}\0${live}\0${candidate}`;
+    let c = this.children.get(key) as { inc(): void } | undefined;
+    if (!c) this.children.set(key, (c = this.shadowDecisions.labels(resource, action, live, candidate)));
+    c.inc();
+  }
+
   upstreamError(upstream: string, kind: string): void { this.upstreamErrors.labels(upstream, kind).inc(); }
 
   verification(result: string): void {
@@ -56,6 +70,18 @@ export class GatewayMetrics {
     let c = this.children.get(key) as { inc(): void } | undefined;
     if (!c) this.children.set(key, (c = this.verifications.labels(result)));
     c.inc();
+  }
+
+  /** The store's metric hooks; children are resolved once so a cache hit costs one increment. */
+  storeHooks(): StoreHooks {
+    const cache = { hit: this.storeCache.labels('hit'), miss: this.storeCache.labels('miss'), stale: this.storeCache.labels('stale') };
+    for (const c of Object.values(cache)) c.inc(0);
+    return {
+      cache: (result) => cache[result].inc(),
+      error: (op) => this.storeErrors.labels(op).inc(),
+      duration: (op, seconds) => this.storeDuration.labels(op).observe(seconds),
+      invalidation: (lag) => { this.storeInvalidations.inc(); this.invalidationLag.observe(lag); },
+    };
   }
 
   policyLoaded(version: string, hash: string): void {

@@ -1,3 +1,11 @@
 export { MemoryAssignmentStore } from './memory-store.js';
 export { loadSeed, seedSchema } from './seed.js';
+export { buildAssignmentStore } from './build-store.js';
+export { RedisAssignmentStore } from './redis-store.js';
+export { CachedAssignmentStore, type CacheOptions } from './cached-store.js';
+export { AssignmentWriter } from './writer.js';
+export { redisKeys, cacheKey, type KeyModel } from './redis-keys.js';
+export { createRedisClient, type RedisClient } from './redis-connection.js';
+export { RedisInvalidationFeed, parseInvalidation, type Invalidation, type InvalidationFeed } from './invalidation.js';
+export { InvalidAssignmentError, checkMemberPatch, checkRelationsPatch, parseRef, STATUSES, KINDS } from './ids.js';
 export type * from './types.js';

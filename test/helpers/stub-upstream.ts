@@ -38,6 +38,8 @@ export interface Behaviour {
   reset?: boolean;
   /** Answer with this many deterministic bytes (see `patternStream`), streamed. */
   largeBytes?: number;
+  /** Send the JSON answer chunked (no Content-Length), e.g. to announce a Trailer. */
+  chunked?: boolean;
   /** Answer the upgrade with 101 (default) or refuse it with this status. */
   wsRefuseStatus?: number;
 }
@@ -140,7 +142,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
           return;
         }
         const body = JSON.stringify({ ok: true, method: rec.method, url: rec.url, bodyBytes: rec.bodyBytes, bodySha256: rec.bodySha256 });
-        res.writeHead(b.status ?? 200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...b.headers });
+        res.writeHead(b.status ?? 200, { 'content-type': 'application/json', ...(b.chunked ? {} : { 'content-length': String(Buffer.byteLength(body)) }), ...b.headers });
         res.end(body);
       };
       if (b.delayMs) {
