@@ -1,6 +1,6 @@
 import type { YamlSource, KeyPath } from '../config/index.js';
 import { compileRoutes, type RouteSpec } from '../routes/index.js';
-import type { Audience, CompiledPolicy, CompiledRole, Condition, Holding, Permission } from './types.js';
+import type { Audience, CompiledPolicy, CompiledRole, Condition, Exclusion, Holding, Permission } from './types.js';
 
 interface ResourceBody { actions: string[]; tags?: string[] }
 type GrantBody = string | { allow: string; when?: Condition | Condition[] };
@@ -60,14 +60,14 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
       return undefined;
     }
     visiting.add(name);
-    const inheritedExclusions = new Set<number>();
+    const inheritedExclusions = new Map<number, Exclusion>();
     const perms: (Holding | undefined)[] = new Array(permissions.length);
     (body.inherits ?? []).forEach((parent, i) => {
       if (!roleBodies.has(parent)) return report(located, 'inherits', `unknown role "${parent}" at inherits[${i}]`);
       const p = compileRole(parent);
       if (!p) return;
       p.perms.forEach((h, idx) => { if (h !== undefined) perms[idx] = mergeHolding(perms[idx], h); });
-      for (const idx of p.excluded) inheritedExclusions.add(idx);
+      for (const [idx, why] of p.excluded) if (!inheritedExclusions.has(idx)) inheritedExclusions.set(idx, why);
     });
     visiting.delete(name);
     (body.grants ?? []).forEach((g, i) => {
@@ -80,15 +80,18 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
       for (const idx of idxs) perms[idx] = mergeHolding(perms[idx], holding);
     });
     // a parent's `except` still explains a denial unless this role grants the permission itself
-    const excluded = new Set<number>([...inheritedExclusions].filter((idx) => perms[idx] === undefined));
+    const excluded = new Map<number, Exclusion>([...inheritedExclusions].filter(([idx]) => perms[idx] === undefined));
     const ex = body.except;
     for (const r of ex?.resources ?? []) if (!resources.has(r)) report(located, 'except', `unknown resource "${r}"`);
     const knownTags = new Set([...resources.values()].flatMap((r) => r.value.tags ?? []));
     for (const t of ex?.tags ?? []) if (!knownTags.has(t)) report(located, 'except', `tag "${t}" is on no resource`);
     if (ex) {
       permissions.forEach((p, idx) => {
-        const hit = ex.resources?.includes(p.resource) || p.tags.some((t) => ex.tags?.includes(t));
-        if (hit && perms[idx] !== undefined) { perms[idx] = undefined; excluded.add(idx); }
+        if (perms[idx] === undefined) return;
+        const tag = p.tags.find((t) => ex.tags?.includes(t));
+        const why: Exclusion | undefined = ex.resources?.includes(p.resource) ? { by: 'resource', name: p.resource, role: name }
+          : tag !== undefined ? { by: 'tag', name: tag, role: name } : undefined;
+        if (why) { perms[idx] = undefined; excluded.set(idx, Object.freeze(why)); }
       });
     }
     const role: CompiledRole = Object.freeze({

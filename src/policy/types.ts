@@ -15,10 +15,13 @@ export interface CompiledRole {
   readonly login: boolean;
   /** Indexed by permission index. */
   readonly perms: readonly (Holding | undefined)[];
-  /** Permission indexes a grant covered but `except` removed (for the `excluded_by_tag` reason). */
-  readonly excluded: ReadonlySet<number>;
+  /** Permission indexes a grant covered but `except` removed (for the `excluded_by_tag` reason), with what removed each. */
+  readonly excluded: ReadonlyMap<number, Exclusion>;
   readonly source: string;
 }
+
+/** The `except` entry that removed a permission: a tag or resource, and the role (this one or an ancestor) whose `except` names it. */
+export interface Exclusion { readonly by: 'tag' | 'resource'; readonly name: string; readonly role: string }
 
 export interface Permission { readonly resource: string; readonly action: string; readonly tags: readonly string[] }
 

@@ -38,6 +38,10 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const start = async () => {
     const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = p;
+    // a test process that dies without `after` must not leave a server behind
+    const reap = () => { p.kill('SIGKILL'); };
+    process.once('exit', reap);
+    p.once('exit', () => process.off('exit', reap));
     let stderr = '';
     p.stderr!.on('data', (d) => { stderr += d; });
     const exited = new Promise<never>((_, reject) => p.once('exit', (code) => reject(new Error(`redis-server exited (${code}): ${stderr}`))));
@@ -88,3 +92,33 @@ function ping(port: number): Promise<boolean> {
     s.on('data', (d) => { buf += d; if (buf.includes('\r\n')) done(buf.startsWith('+PONG')); });
   });
 }
+
+import type { RedisConfig } from '../../src/config/types.js';
+import type { CacheResult, StoreHooks } from '../../src/store/index.js';
+
+/** A RedisConfig with the documented defaults. */
+export function redisConfig(url: string, over: Partial<RedisConfig> = {}): RedisConfig {
+  return { url, prefix: 'rolegate:', connect_timeout_ms: 2000, command_timeout_ms: 500, ...over };
+}
+
+/** StoreHooks that keep what they were told, for assertions. */
+export function recordingStoreHooks() {
+  const cache: Record<CacheResult, number> = { hit: 0, miss: 0, stale: 0 };
+  const errors: string[] = [];
+  const lags: number[] = [];
+  const hooks: StoreHooks = {
+    cache: (r) => { cache[r]++; },
+    error: (op) => { errors.push(op); },
+    duration: () => {},
+    invalidation: (lag) => { lags.push(lag); },
+  };
+  return { hooks, cache, errors, lags };
+}
+
+/** p-th percentile (0..100) of a list, nearest-rank. */
+export function percentile(values: readonly number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
