@@ -13,6 +13,6 @@ export function createLogger(level: string, dest: number | string = 1): Logger {
     level,
     base: { service: 'rolegate' },
     timestamp: stdTimeFunctions.isoTime,
-    redact: { paths: ['*.authorization', '*.cookie', '*.token', 'token', 'headers', 'req.headers'], censor: '[redacted]' },
+    redact: { paths: ['headers', 'req.headers', 'token', 'authorization', 'cookie'], censor: '[redacted]' },
   }, destination);
 }

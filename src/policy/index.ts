@@ -1,6 +1,6 @@
 export { loadPolicy, policyFiles, TEST_SUITE, type PolicyLoadOptions } from './load-policy.js';
 export { runSuite, coverage, type SuiteResult, type CaseFailure } from './test-suite.js';
-export { decide, conditionHolds, type Decision } from './decide.js';
+export { decide, conditionHolds, type Decision, type DecideTracer, type RoleVia, type RoleOutcome } from './decide.js';
 export type * from './types.js';
 export { resolveTarget, type FactSource, type ResolvedTarget } from './resolve-target.js';
 export { buildRecordFilter, type RecordSetSource, type RecordRelation } from './record-filter.js';

@@ -49,7 +49,10 @@ function watchConnection(client: RedisClient, role: string, where: string, logge
     if (!up) return;
     up = false;
     reported = true;
-    logger.warn({ redis: where, connection: role }, 'store connection lost; uncached reads fail closed until it returns');
+    // a close we asked for moves straight on to 'end': not worth a warning
+    setImmediate(() => {
+      if (client.status !== 'end') logger.warn({ redis: where, connection: role }, 'store connection lost; uncached reads fail closed until it returns');
+    });
   });
   client.on('error', (err: Error) => {
     if (reported) return;
