@@ -82,20 +82,24 @@ export async function saturationRounds(s: Settings, ready: Live[], upstreamPid: 
   }
 }
 
+/** The fixed-rate section, also in interleaved rounds (median over rounds in the table). */
 export async function fixedRate(s: Settings, ready: Live[], upstreamPid: number, headers: Record<string, string>): Promise<void> {
-  say(`fixed rate ${s.fixedRate} req/s, ${s.fixedS} s`);
-  for (const l of ready) {
-    if (!stillUp(l)) continue;
-    const t = l.running as RunningTarget;
-    for (const p of PAYLOADS) {
-      const url = `${t.url}${payloadPath(p)}`;
-      const m = await measure(t, upstreamPid, (w) => runPaced({ url, headers, connections: s.connections, durationS: s.fixedS, rate: s.fixedRate }, w));
-      say(describeRun(l.spec.name, `${p}@rate`, m));
-      l.result.fixedRate.push({
-        payload: p, rate: s.fixedRate, requests: m.load.requests, rps: m.load.rps, p50Ms: m.load.p50Ms, p99Ms: m.load.p99Ms,
-        cpuUsPerReq: m.cpuUsPerReq, non2xx: m.load.non2xx, errors: m.load.errors, timeouts: m.load.timeouts,
-        maxSendLagMs: m.load.maxSendLagMs ?? 0,
-      });
+  for (let round = 1; round <= s.rounds; round++) {
+    say(`fixed rate ${s.fixedRate} req/s, ${s.fixedS} s per run, round ${round}/${s.rounds}`);
+    const order = ready.map((_, i) => ready[(i + round - 1) % ready.length] as Live);
+    for (const l of order) {
+      if (!stillUp(l)) continue;
+      const t = l.running as RunningTarget;
+      for (const p of PAYLOADS) {
+        const url = `${t.url}${payloadPath(p)}`;
+        const m = await measure(t, upstreamPid, (w) => runPaced({ url, headers, connections: s.connections, durationS: s.fixedS, rate: s.fixedRate }, w));
+        say(describeRun(l.spec.name, `${p}@rate`, m));
+        l.result.fixedRate.push({
+          round, payload: p, rate: s.fixedRate, requests: m.load.requests, cpuUsPerReq: m.cpuUsPerReq, upstreamCpuUsPerReq: m.upstreamCpuUsPerReq,
+          rps: m.load.rps, p50Ms: m.load.p50Ms, p99Ms: m.load.p99Ms, non2xx: m.load.non2xx, errors: m.load.errors, timeouts: m.load.timeouts,
+          maxSendLagMs: m.load.maxSendLagMs ?? 0,
+        });
+      }
     }
   }
 }

@@ -25,12 +25,14 @@ export function renderReport({ settings: s, facts, pinning, date, results }: Run
     md += `## Saturation, ${p} JSON (${payloadBody(p).length} B)\n\n${mainTable(results, p)}\n`;
   }
   md += `† direct: client straight to the stub upstream; its CPU column is the upstream's own cost per request, `
-    + `the other rows count only the proxy's process tree.\n\n`;
+    + `the other rows count only the proxy's process tree. "core use" = CPU µs/req × req/s: near 100 % the proxy was `
+    + `the bottleneck; well below, the load generator or other processes on the machine were.\n\n`;
   for (const p of PAYLOADS) {
-    md += `## Fixed rate ${s.fixedRate} req/s, ${s.fixedS} s, ${p} JSON\n\n`
-      + `Open-loop paced client (undici Pool, ${s.connections} connections), latency from each request's scheduled time. `
-      + `"rate / saturation" is the fixed rate as a share of the target's saturation req/s above; `
-      + `at 70 % or more (⚠) the latencies are mostly queueing.\n\n`
+    md += `## Fixed rate ${s.fixedRate} req/s, ${p} JSON\n\n`
+      + `Open-loop paced client (undici Pool, ${s.connections} connections), ${s.fixedS} s per run, ${s.rounds} interleaved rounds, `
+      + `medians; latency from each request's scheduled time. "core use" is the share of one core the target used at this rate: `
+      + `at 70 % or more (⚠) the latencies are mostly queueing. "client lag" is how late the client released its most delayed `
+      + `request: beyond a few ms the load generator was starved and p99 is noise.\n\n`
       + `${fixedRateTable(results, p)}\n`;
   }
   return md;

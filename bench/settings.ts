@@ -11,7 +11,7 @@ export const HELP = `usage: npm run bench -- [options]
   --duration S        seconds per measured run (default 10, quick 3)
   --connections N     autocannon connections (default 32, quick 16)
   --rounds N          interleaved rounds (default 3, quick 2)
-  --rate N            fixed-rate section: overall req/s (default 2000)
+  --rate N            fixed-rate section: overall req/s (default 2000; 3 s runs, quick 1 s)
   --targets a,b       subset of: ${TARGETS.map((t) => t.name).join(', ')}
   --pin / --no-pin    taskset pinning (default on with 2+ cores and taskset)
   --keep-tmp          keep the temp dir (configs, child stderr, nginx logs)
@@ -74,7 +74,7 @@ export function settingsFromArgs(argv: string[]): Settings | undefined {
     warmupS: quick ? 1 : 2,
     rounds: Math.round(positive(values.rounds, 'rounds', quick ? 2 : 3)),
     fixedRate: Math.round(positive(values.rate, 'rate', 2000)),
-    fixedS: quick ? 1.5 : Math.min(10, durationS),
+    fixedS: quick ? 1 : Math.min(3, durationS),
     pin: values['no-pin'] ? false : (values.pin ?? os.availableParallelism() >= 2),
     targets,
     keepTmp: values['keep-tmp'] ?? false,
@@ -85,6 +85,6 @@ export function settingsFromArgs(argv: string[]): Settings | undefined {
 export function estimateS(s: Settings): number {
   if (s.mode === 'smoke') return 15;
   const n = s.targets.length;
-  const fixed = n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1); // + the paced client's pre-roll
+  const fixed = s.rounds * n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1); // + the paced client's pre-roll
   return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + fixed + 10;
 }

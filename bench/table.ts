@@ -2,10 +2,12 @@
 import type { PayloadName } from './payloads.js';
 import { RATIO_REFS } from './targets.js';
 
+/** One measured run of one target. */
 export interface Sample {
   round: number;
   payload: PayloadName;
   requests: number;
+  /** CPU time of the target's process tree per completed request. */
   cpuUsPerReq: number;
   /** The stub upstream's CPU per request during the same run (context; not in the ratios). */
   upstreamCpuUsPerReq: number;
@@ -17,25 +19,16 @@ export interface Sample {
   timeouts: number;
 }
 
-export interface FixedRateSample {
-  payload: PayloadName;
+export interface FixedRateSample extends Sample {
   rate: number;
-  requests: number;
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  cpuUsPerReq: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-  /** How late the paced client released its most delayed request. */
+  /** How late the paced client released its most delayed request (load generator starved?). */
   maxSendLagMs: number;
 }
 
 export interface TargetResult {
   name: string;
   description: string;
-  /** Set when the target was skipped or failed to start or to answer correctly. */
+  /** Set when the target was skipped, failed to start or answer correctly, or crashed. */
   unavailable?: string;
   samples: Sample[];
   fixedRate: FixedRateSample[];
@@ -47,6 +40,8 @@ export interface Summary {
   rps: number;
   p50Ms: number;
   p99Ms: number;
+  /** Share of one core the target's processes used (CPU µs/req × req/s), median over rounds. */
+  coreUse: number;
   bad: number;
   rounds: number;
 }
@@ -58,8 +53,7 @@ export function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
-export function summarize(t: TargetResult, payload: PayloadName): Summary | undefined {
-  const ss = t.samples.filter((s) => s.payload === payload);
+function summarizeRuns(ss: Sample[]): Summary | undefined {
   if (ss.length === 0) return undefined;
   const cpus = ss.map((s) => s.cpuUsPerReq);
   return {
@@ -67,43 +61,56 @@ export function summarize(t: TargetResult, payload: PayloadName): Summary | unde
     rps: median(ss.map((s) => s.rps)),
     p50Ms: median(ss.map((s) => s.p50Ms)),
     p99Ms: median(ss.map((s) => s.p99Ms)),
+    coreUse: median(ss.map((s) => (s.cpuUsPerReq * s.rps) / 1e6)),
     bad: ss.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0),
     rounds: ss.length,
   };
 }
 
+export function summarize(t: TargetResult, payload: PayloadName): Summary | undefined {
+  return summarizeRuns(t.samples.filter((s) => s.payload === payload));
+}
+
+export function summarizeFixed(t: TargetResult, payload: PayloadName): (Summary & { maxSendLagMs: number }) | undefined {
+  const ss = t.fixedRate.filter((s) => s.payload === payload);
+  const sum = summarizeRuns(ss);
+  return sum && { ...sum, maxSendLagMs: Math.max(...ss.map((s) => s.maxSendLagMs)) };
+}
+
 const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fmtCpu = (n: number): string => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
-export const fmtMs = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : 'n/a');
+const fmtMs = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : 'n/a');
 const fmtRss = (kb: number | undefined): string => (kb === undefined || kb <= 0 ? 'n/a' : `${(kb / 1024).toFixed(0)} MiB`);
+const fmtPct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)} %` : 'n/a');
+const oneLine = (s: string): string => s.replace(/\|/g, '/').replace(/\s+/g, ' ').slice(0, 200);
 
 function ratio(t: Summary, ref: Summary | undefined, isDirect: boolean): string {
   if (isDirect || ref === undefined || !(ref.cpu.median > 0) || !Number.isFinite(t.cpu.median)) return '—';
   return `${(t.cpu.median / ref.cpu.median).toFixed(2)}×`;
 }
 
-const MAIN_HEADER = '| target | CPU µs/req (median, range) | req/s | p50 | p99 | ratio CPU vs http-proxy | vs nginx | vs undici passthrough | peak RSS |\n'
-  + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
+const MAIN_HEADER = '| target | CPU µs/req (median, range) | req/s | p50 | p99 | ratio CPU vs http-proxy | vs nginx | vs undici passthrough | peak RSS | core use |\n'
+  + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
 
 export function mainTable(results: TargetResult[], payload: PayloadName): string {
   const refs = new Map(RATIO_REFS.map((name) => {
     const r = results.find((x) => x.name === name);
-    return [name, r ? summarize(r, payload) : undefined] as const;
+    return [name, r && r.unavailable === undefined ? summarize(r, payload) : undefined] as const;
   }));
   let out = MAIN_HEADER;
   for (const t of results) {
     const s = summarize(t, payload);
     if (t.unavailable !== undefined || s === undefined) {
-      out += `| ${t.name} | unavailable: ${(t.unavailable ?? 'no samples').replace(/\|/g, '/').replace(/\s+/g, ' ')} | | | | | | | |\n`;
+      out += `| ${t.name} | unavailable: ${oneLine(t.unavailable ?? 'no samples')} | | | | | | | | |\n`;
       continue;
     }
     const isDirect = t.name === 'direct';
-    const label = `${t.name}${isDirect ? ' †' : ''}${s.bad > 0 ? ` ⚠ ${s.bad} non-2xx/errors` : ''}`;
-    const cpu = `${fmtCpu(s.cpu.median)} (${fmtCpu(s.cpu.min)}–${fmtCpu(s.cpu.max)})`;
     const cells = [
-      label, cpu, fmtInt(s.rps), fmtMs(s.p50Ms), fmtMs(s.p99Ms),
+      `${t.name}${isDirect ? ' †' : ''}${s.bad > 0 ? ` ⚠ ${s.bad} non-2xx/errors` : ''}`,
+      `${fmtCpu(s.cpu.median)} (${fmtCpu(s.cpu.min)}–${fmtCpu(s.cpu.max)})`,
+      fmtInt(s.rps), fmtMs(s.p50Ms), fmtMs(s.p99Ms),
       ratio(s, refs.get('http-proxy'), isDirect), ratio(s, refs.get('nginx'), isDirect), ratio(s, refs.get('undici'), isDirect),
-      fmtRss(t.peakRssKb),
+      fmtRss(t.peakRssKb), fmtPct(s.coreUse),
     ];
     out += `| ${cells.join(' | ')} |\n`;
   }
@@ -111,24 +118,23 @@ export function mainTable(results: TargetResult[], payload: PayloadName): string
 }
 
 export function fixedRateTable(results: TargetResult[], payload: PayloadName): string {
-  const direct = results.find((r) => r.name === 'direct')?.fixedRate.find((f) => f.payload === payload);
-  let out = '| target | achieved req/s | rate / saturation req/s | p50 | p99 | p50 added vs direct | p99 added vs direct | CPU µs/req | non-2xx/errors |\n'
-    + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
+  const directRow = results.find((r) => r.name === 'direct');
+  const direct = directRow ? summarizeFixed(directRow, payload) : undefined;
+  let out = '| target | achieved req/s | core use | p50 | p99 | p50 added vs direct | p99 added vs direct | CPU µs/req | client lag | non-2xx/errors |\n'
+    + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
   for (const t of results) {
-    const f = t.fixedRate.find((x) => x.payload === payload);
+    const f = summarizeFixed(t, payload);
     if (t.unavailable !== undefined || f === undefined) {
-      out += `| ${t.name} | unavailable | | | | | | | |\n`;
+      out += `| ${t.name} | unavailable | | | | | | | | |\n`;
       continue;
     }
     const isDirect = t.name === 'direct';
     const added = (a: number, b: number | undefined): string =>
       isDirect || b === undefined ? '—' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)} ms`;
-    const bad = f.non2xx + f.errors + f.timeouts;
-    // Near saturation the latencies are mostly queueing, not the proxy's own delay.
-    const sat = summarize(t, payload)?.rps;
-    const load = sat !== undefined && sat > 0 ? `${Math.round((100 * f.rate) / sat)} %${f.rate / sat >= 0.7 ? ' ⚠' : ''}` : 'n/a';
-    out += `| ${t.name}${isDirect ? ' †' : ''}${bad > 0 ? ' ⚠' : ''} | ${fmtInt(f.rps)} | ${load} | ${fmtMs(f.p50Ms)} | ${fmtMs(f.p99Ms)} | `
-      + `${added(f.p50Ms, direct?.p50Ms)} | ${added(f.p99Ms, direct?.p99Ms)} | ${fmtCpu(f.cpuUsPerReq)} | ${bad} |\n`;
+    // Close to a full core, the latencies are mostly queueing, not the proxy's own delay.
+    const use = `${fmtPct(f.coreUse)}${f.coreUse >= 0.7 ? ' ⚠' : ''}`;
+    out += `| ${t.name}${isDirect ? ' †' : ''}${f.bad > 0 ? ' ⚠' : ''} | ${fmtInt(f.rps)} | ${use} | ${fmtMs(f.p50Ms)} | ${fmtMs(f.p99Ms)} | `
+      + `${added(f.p50Ms, direct?.p50Ms)} | ${added(f.p99Ms, direct?.p99Ms)} | ${fmtCpu(f.cpu.median)} | ≤ ${fmtMs(f.maxSendLagMs)} | ${f.bad} |\n`;
   }
   return out;
 }
@@ -137,8 +143,7 @@ export function fixedRateTable(results: TargetResult[], payload: PayloadName): s
 export function flaggedRows(results: TargetResult[]): string[] {
   const out: string[] = [];
   for (const t of results) {
-    const bad = t.samples.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0)
-      + t.fixedRate.reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0);
+    const bad = [...t.samples, ...t.fixedRate].reduce((n, s) => n + s.non2xx + s.errors + s.timeouts, 0);
     if (bad > 0) out.push(`${t.name}: ${bad} non-2xx/errors/timeouts`);
   }
   return out;

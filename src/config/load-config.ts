@@ -5,7 +5,8 @@ import { YamlSource, ajvDiagnostics } from './yaml-source.js';
 import { LoadError } from './diagnostics.js';
 import type { Config } from './types.js';
 
-const validate = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true }).compile(configSchema);
+// coerceTypes: `port: ${PORT}` interpolates to a string; numbers and booleans from the environment must still validate
+const validate = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true, allowUnionTypes: true }).compile(configSchema);
 
 /** Read, interpolate, validate and freeze gateway.yaml. Throws LoadError listing every problem. */
 export function loadConfig(file: string): Config {
@@ -36,7 +37,6 @@ export function loadConfig(file: string): Config {
 function semanticChecks(src: YamlSource, cfg: Config): void {
   const jwt = cfg.auth.jwt;
   const sources = (['jwks_url', 'jwks_file', 'public_key_file', 'secret_env'] as const).filter((k) => jwt[k] !== undefined);
-  if (jwt.discovery && sources.length === 0) return;
   if (sources.length !== 1 && !jwt.discovery) {
     src.error(['auth', 'jwt'], sources.length === 0
       ? 'one key source is required: jwks_url, jwks_file, public_key_file, secret_env or discovery: true'
@@ -51,12 +51,21 @@ function semanticChecks(src: YamlSource, cfg: Config): void {
     if (forms !== 1) src.error(['store', 'redis'], 'exactly one of url, sentinels (with name) or cluster is required');
     if (redis.sentinels && !redis.name) src.error(['store', 'redis', 'name'], 'sentinels need the master name');
   }
+  for (const [name, u] of Object.entries(cfg.upstreams)) {
+    try {
+      const url = new URL(u.url);
+      if (!url.hostname) throw new Error('no host');
+    } catch {
+      src.error(['upstreams', name, 'url'], `"${u.url}" is not a valid http(s) URL`);
+    }
+  }
   const ports = new Map<number, string>();
   for (const name of ['listen', 'ops', 'admin'] as const) {
     const l = cfg[name];
     if (!l || l.port === 0) continue;
     const other = ports.get(l.port);
-    if (other) src.error([name, 'port'], `port ${l.port} is already used by ${other}`);
+    // report at whichever of the two is written in the file (a default has no line)
+    if (other) src.error(src.has([name, 'port']) ? [name, 'port'] : [other, 'port'], `port ${l.port} is already used by ${other}`);
     ports.set(l.port, name);
   }
 }

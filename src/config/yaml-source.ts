@@ -21,10 +21,21 @@ export class YamlSource {
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
     for (const e of [...this.doc.errors, ...this.doc.warnings]) {
       const pos = this.lines.linePos(e.pos[0]);
-      this.diagnostics.push({ file, line: pos.line, col: pos.col, key: '', message: e.message.split('\n')[0] ?? e.message });
+      const key = e.code === 'DUPLICATE_KEY' ? this.keyAt(e.pos[0]) : '';
+      const message = e.message.split('\n')[0] ?? e.message;
+      this.diagnostics.push({ file, line: pos.line, col: pos.col, key, message: key ? `duplicate key "${key.split('.').pop()}"` : message });
     }
     if (opts.interpolateEnv && this.doc.errors.length === 0) this.interpolate(this.doc.contents, []);
-    this.value = this.doc.errors.length === 0 ? this.doc.toJS({ maxAliasCount: 100 }) : undefined;
+    let value: unknown;
+    if (this.doc.errors.length === 0) {
+      try {
+        value = this.doc.toJS({ maxAliasCount: 100 });
+      } catch (e) {
+        // alias bombs and similar: a load error at the document, never a crash
+        this.diagnostics.push({ file, line: 1, col: 1, key: '', message: `cannot load YAML: ${(e as Error).message}` });
+      }
+    }
+    this.value = value;
   }
 
   static read(file: string, opts?: { interpolateEnv?: boolean }): YamlSource {
@@ -37,6 +48,33 @@ export class YamlSource {
       return src;
     }
     return new YamlSource(file, text, opts);
+  }
+
+  /** True when `path` is written in the file (not filled by a default). */
+  has(path: KeyPath): boolean {
+    return this.doc.hasIn(path as (string | number)[]);
+  }
+
+  /** The dotted key path of the map key starting at `offset` (for duplicate-key errors). */
+  private keyAt(offset: number): string {
+    const walk = (node: unknown, path: string[]): string | undefined => {
+      if (isMap(node)) {
+        for (const p of node.items) {
+          if (!isScalar(p.key)) continue;
+          const here = [...path, String(p.key.value)];
+          if (p.key.range?.[0] === offset) return here.join('.');
+          const deeper = walk(p.value, here);
+          if (deeper) return deeper;
+        }
+      } else if (isSeq(node)) {
+        for (const [i, item] of node.items.entries()) {
+          const deeper = walk(item, [...path, String(i)]);
+          if (deeper) return deeper;
+        }
+      }
+      return undefined;
+    };
+    return walk(this.doc.contents, []) ?? '';
   }
 
   /** Position of the value at `path`, or of the deepest ancestor that exists. */
@@ -113,7 +151,9 @@ export function ajvDiagnostics(src: YamlSource, errors: readonly AjvLikeError[] 
       src.error([...path, String(params.missingProperty)], `is required`);
     } else if (e.keyword === 'enum') {
       src.error(path, `must be one of ${JSON.stringify(params.allowedValues)}`);
-    } else if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if') {
+    } else if (e.propertyName !== undefined) {
+      src.error(path, `invalid name "${e.propertyName}": ${e.message ?? e.keyword}`, e.propertyName);
+    } else if (e.keyword === 'oneOf' || e.keyword === 'anyOf' || e.keyword === 'if' || e.keyword === 'propertyNames') {
       continue; // the branch errors beside it say what is wrong
     } else {
       src.error(path, e.message ?? e.keyword);
@@ -121,4 +161,4 @@ export function ajvDiagnostics(src: YamlSource, errors: readonly AjvLikeError[] 
   }
 }
 
-export interface AjvLikeError { instancePath: string; keyword: string; params: unknown; message?: string }
+export interface AjvLikeError { instancePath: string; keyword: string; params: unknown; message?: string; propertyName?: string }

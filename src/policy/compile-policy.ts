@@ -56,7 +56,8 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
     if (!located) return undefined;
     const body = located.value;
     if (visiting.has(name)) {
-      report(located, 'inherits', `inherits cycle: ${[...visiting, name].join(' -> ')}`);
+      const chain = [...visiting];
+      report(located, 'inherits', `inherits cycle: ${[...chain.slice(chain.indexOf(name)), name].join(' -> ')}`);
       return undefined;
     }
     visiting.add(name);

@@ -4,3 +4,8 @@ export { decide, conditionHolds, type Decision, type DecideTracer, type RoleVia,
 export type * from './types.js';
 export { resolveTarget, type FactSource, type ResolvedTarget } from './resolve-target.js';
 export { buildRecordFilter, type RecordSetSource, type RecordRelation } from './record-filter.js';
+export {
+  explainRequest, explainRefusal, assemblePrincipal, judgeAccess, rolesHolding, conditionWhy, routeParams, ALL_METHODS,
+  type Explanation, type ExplainOptions, type RoleTrace, type AlternativeTrace, type ConditionTrace, type PrincipalView,
+  type PrincipalSources, type MemberFacts, type AccessQuery, type AccessVerdict, type Access, type RoleRef,
+} from './explain.js';

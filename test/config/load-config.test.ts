@@ -277,3 +277,37 @@ test('defaults are not shared between loads', () => {
   assert.notEqual(a.listen, b.listen);
   assert.deepEqual(a, b);
 });
+
+// --- hostile YAML -------------------------------------------------------------------------
+
+/** Ten aliases of ten aliases of ...: a few hundred bytes that expand to 10^8 nodes. */
+const ALIAS_BOMB = [
+  'a0: &a0 [x, x, x, x, x, x, x, x, x, x]',
+  ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`),
+  'upstreams: { portal: { url: "http://127.0.0.1:3000" } }',
+].join('\n');
+
+test('an alias bomb is refused with a LoadError naming the file, not an exception', () => {
+  const file = writeConfig(ALIAS_BOMB, 'alias-bomb.yaml');
+  let thrown: unknown;
+  try { loadConfig(file); } catch (e) { thrown = e; }
+  assert.ok(thrown instanceof LoadError, `expected LoadError, got ${String(thrown)}`);
+  assert.ok(thrown.diagnostics.length > 0 && thrown.diagnostics.every((d) => d.file === file));
+  assert.match(thrown.message, /alias/i);
+});
+
+test('a few ordinary aliases are fine', () => {
+  const file = writeConfig(`x-url: &portal "http://127.0.0.1:3000"
+upstreams:
+  portal: { url: *portal }
+auth:
+  jwt:
+    issuer: "https://idp.example.test/"
+    audience: partner-portal
+    algorithms: [RS256]
+    jwks_url: "https://idp.example.test/jwks"
+policy: { paths: [p.yaml] }
+`);
+  const e = loadError(file);
+  assert.deepEqual(e.diagnostics.map((d) => [d.line, d.key, d.message]), [[1, 'x-url', 'unknown key "x-url"']]);
+});

@@ -47,7 +47,6 @@ const BAD_FRAMING: Case[] = [
   ['bare LF line endings', () => `GET /probe/f HTTP/1.1\nHost: gateway.test\nAuthorization: Bearer ${tok}\n\n`],
   ['HTTP/2 preface', () => 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'],
   ['HTTP/1.2', () => req('GET /probe/f HTTP/1.2', H())],
-  ['request line with extra spaces', () => req('GET  /probe/f HTTP/1.1', H())],
 ];
 
 const BAD_CHUNKS: Case[] = [

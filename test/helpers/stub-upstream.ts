@@ -38,6 +38,12 @@ export interface Behaviour {
   reset?: boolean;
   /** Answer with this many deterministic bytes (see `patternStream`), streamed. */
   largeBytes?: number;
+  /** Do not read the request body for this long (backpressure on the gateway). */
+  pauseReadMs?: number;
+  /** Answer with bytes that are not HTTP. */
+  garbage?: boolean;
+  /** Announce a 1 MB body, send a little of it, then drop the connection. */
+  truncate?: boolean;
   /** Send the JSON answer chunked (no Content-Length), e.g. to announce a Trailer. */
   chunked?: boolean;
   /** Answer the upgrade with 101 (default) or refuse it with this status. */
@@ -115,6 +121,10 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     const kept: Buffer[] = [];
     let keptBytes = 0;
     res.on('close', () => { if (!res.writableFinished) { rec.aborted = true; notify(); } });
+    if (b.pauseReadMs) {
+      req.pause();
+      setTimeout(() => req.resume(), b.pauseReadMs);
+    }
     req.on('data', (c: Buffer) => {
       hash.update(c);
       rec.bodyBytes += c.length;
@@ -127,8 +137,14 @@ export async function startStubUpstream(): Promise<StubUpstream> {
       rec.bodySha256 = hash.digest('hex');
       notify();
       if (b.reset) { req.socket.destroy(); return; }
+      if (b.garbage) { req.socket.end('HELLO THERE\r\nthis is not http\r\n\r\n'); return; }
       const answer = () => {
         if (res.destroyed) return;
+        if (b.truncate) {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(1 << 20) });
+          res.write(Buffer.alloc(1000, 0x61), () => setTimeout(() => req.socket.destroy(), 50));
+          return;
+        }
         if (b.largeBytes !== undefined) {
           res.writeHead(b.status ?? 200, { 'content-type': 'application/octet-stream', ...b.headers });
           const it = patternChunks(b.largeBytes);

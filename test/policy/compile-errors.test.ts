@@ -69,3 +69,20 @@ test('a missing policy file, or a folder without policies, is a LoadError', () =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an alias bomb in a policy file is a LoadError naming the file, not an exception', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rolegate-policy-'));
+  try {
+    const file = join(dir, 'bomb.yaml');
+    writeFileSync(file, [
+      'a0: &a0 [x, x, x, x, x, x, x, x, x, x]',
+      ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`),
+    ].join('\n'));
+    let thrown: unknown;
+    try { loadPolicy([file], OPTS); } catch (e) { thrown = e; }
+    assert.ok(thrown instanceof LoadError, `expected LoadError, got ${String(thrown)}`);
+    assert.ok(thrown.diagnostics.every((d) => d.file === file));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

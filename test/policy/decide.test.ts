@@ -106,12 +106,14 @@ const ROWS: Row[] = [
   row('removed owner', who({ roles: ['owner'], status: 'removed' }), at('deals:read'), 'member_removed'),
   row('removed partner with no role', partner({ status: 'removed' }), at('deals:list', { org: 'p-42' }), 'member_removed'),
 
-  // unknown principals: not in the store, so not a member, default roles or not
+  // unknown principals (not in the store) get the default roles of their audience if the policy has them (issue 5),
+  // else not_a_member; groups from the token's claim count for them too
   row('unknown internal principal (no internal default roles)', who({ status: 'unknown' }), at('deals:list'), 'not_a_member'),
   row('unknown principal of no kind', who({ status: 'unknown', kind: undefined }), at('deals:list'), 'not_a_member'),
   row('unknown partner, policy without default_roles', partner({ status: 'unknown' }), on(NO_DEFAULTS, 'deals:list', { org: 'p-42' }), 'not_a_member', NO_DEFAULTS),
-  row('unknown partner, policy with default_roles, target the default role allows', partner({ status: 'unknown' }), at('deals:list', { org: 'p-42' }), 'not_a_member'),
-  row('unknown partner, policy with default_roles, target the default role denies', partner({ status: 'unknown' }), at('payouts:read'), 'not_a_member'),
+  row('unknown partner, policy with default_roles, target the default role allows', partner({ status: 'unknown' }), at('deals:list', { org: 'p-42' }), 'allow'),
+  row('unknown partner, policy with default_roles, target the default role denies', partner({ status: 'unknown' }), at('payouts:read'), 'not_granted'),
+  row('unknown partner whose token names a group with roles', partner({ status: 'unknown', groups: ['emea'] }), at('deals:read', { partnerGroups: ['emea'] }), 'allow'),
 
   // members with no role at all get their kind's default roles
   row('partner member with [] roles: default role allows', partner(), at('deals:list', { org: 'p-42' }), 'allow'),
