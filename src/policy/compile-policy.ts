@@ -22,7 +22,8 @@ export interface PolicyDocument {
 
 interface Located<T> { value: T; src: YamlSource; path: KeyPath }
 
-const RECORD_CONDITIONS: ReadonlySet<Condition> = new Set(['assigned', 'collaborator', 'group']);
+/** Conditions that may need store facts (a record's relations, its partner, the partner's groups). */
+const FACT_CONDITIONS: ReadonlySet<Condition> = new Set(['assigned', 'collaborator', 'group', 'own_org']);
 
 /**
  * Merge policy documents and turn them into lookup tables: every role's
@@ -47,7 +48,6 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
 
   const compiled = new Map<string, CompiledRole>();
   const visiting = new Set<string>();
-  let usesRecordConditions = false;
 
   const compileRole = (name: string): CompiledRole | undefined => {
     const done = compiled.get(name);
@@ -74,7 +74,6 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
     (body.grants ?? []).forEach((g, i) => {
       const allow = typeof g === 'string' ? g : g.allow;
       const when = typeof g === 'string' || g.when === undefined ? [] : Array.isArray(g.when) ? g.when : [g.when];
-      if (when.some((c) => RECORD_CONDITIONS.has(c))) usesRecordConditions = true;
       const holding: Holding = when.length === 0 ? true : [Object.freeze([...when])];
       const idxs = expandGrant(allow, resources, permIndex);
       if (typeof idxs === 'string') return report({ src: located.src, path: [...located.path, 'grants', i] }, undefined, idxs);
@@ -109,6 +108,11 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
   };
   for (const name of roleBodies.keys()) compileRole(name);
 
+  const factsNeeded = permissions.map((_, idx) => [...compiled.values()].some((r) => {
+    const h = r.perms[idx];
+    return h !== undefined && h !== true && h.some((alt) => alt.some((c) => FACT_CONDITIONS.has(c)));
+  }));
+
   const groupRoles = new Map<string, readonly string[]>();
   for (const [g, l] of groups) {
     (l.value.roles ?? []).forEach((r) => { if (!roleBodies.has(r)) report(l, 'roles', `unknown role "${r}"`); });
@@ -139,7 +143,7 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
   const version = docs.map((d) => d.body.version).find((v) => v !== undefined) ?? opts.hash.slice(0, 12);
   return Object.freeze({
     version, hash: opts.hash, files: opts.files, permissions, permIndex, roles: compiled, groupRoles,
-    defaultRoles, routes, usesRecordConditions,
+    defaultRoles, routes, factsNeeded: Object.freeze(factsNeeded), usesRecordConditions: factsNeeded.some(Boolean),
   });
 }
 

@@ -118,12 +118,17 @@ function holds(alternatives: Exclude<Holding, true>, principal: Principal, targe
 
 /** On a list route these conditions are judged per listed record, not per request. */
 function isPerRecord(c: Condition, t: Target): boolean {
-  return c === 'assigned' || c === 'collaborator' || (c === 'group' && t.org === undefined);
+  return c === 'assigned' || c === 'collaborator' || ((c === 'group' || c === 'own_org') && t.org === undefined);
 }
 
 export function conditionHolds(c: Condition, p: Principal, t: Target): boolean {
   switch (c) {
-    case 'own_org': return t.org !== undefined && p.org !== undefined && t.org === p.org;
+    case 'own_org': {
+      // the organisation the request is about: the route's org param and the record's partner must both be the principal's
+      const rec = t.record?.partner;
+      if (p.org === undefined || (t.org === undefined && rec === undefined)) return false;
+      return (t.org === undefined || t.org === p.org) && (rec === undefined || rec === p.org);
+    }
     case 'self': return t.user !== undefined && t.user === p.id;
     case 'assigned': return t.record !== undefined && t.record.assignees.includes(p.id);
     case 'collaborator': return t.record !== undefined && t.record.collaborators.includes(p.id);

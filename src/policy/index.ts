@@ -9,3 +9,5 @@ export {
   type Explanation, type ExplainOptions, type RoleTrace, type AlternativeTrace, type ConditionTrace, type PrincipalView,
   type PrincipalSources, type MemberFacts, type AccessQuery, type AccessVerdict, type Access, type RoleRef,
 } from './explain.js';
+export { policySchema } from './schema.js';
+export { suiteSchema } from './test-suite.js';

@@ -15,7 +15,7 @@ export interface RecordSetSource extends FactSource {
  * principal's record sets are read once; otherwise each record's relations are.
  */
 export async function buildRecordFilter(principal: Principal, resource: string, alternatives: readonly (readonly Condition[])[], facts: RecordSetSource): Promise<(id: string) => Promise<boolean> | boolean> {
-  const needsPartner = alternatives.some((a) => a.includes('group'));
+  const needsPartner = alternatives.some((a) => a.includes('group') || a.includes('own_org'));
   if (!needsPartner && facts.getPrincipalRecords) {
     const sets: Partial<Record<RecordRelation, ReadonlySet<string>>> = {};
     for (const rel of ['assigned', 'collaborator'] as const) {
@@ -26,7 +26,7 @@ export async function buildRecordFilter(principal: Principal, resource: string, 
   return async (id) => {
     const record: RecordFacts | undefined = (await facts.getRelations(`${resource}/${id}`)) ?? undefined;
     if (!record) return false; // a record the store knows nothing about satisfies no record condition
-    const partnerGroups = needsPartner && record.partner !== undefined ? (await facts.getPartnerGroups(record.partner)) ?? undefined : undefined;
+    const partnerGroups = alternatives.some((a) => a.includes('group')) && record.partner !== undefined ? (await facts.getPartnerGroups(record.partner)) ?? undefined : undefined;
     const target = { perm: -1, org: undefined, user: undefined, record, partnerGroups };
     return alternatives.some((a) => a.every((c) => conditionHolds(c, principal, target)));
   };

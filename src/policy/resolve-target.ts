@@ -21,7 +21,7 @@ export function resolveTarget(policy: CompiledPolicy, match: RouteMatch, method:
   const [action, perm] = route.actions.get(method)!;
   const org = route.orgParam >= 0 ? values[route.orgParam] : undefined;
   const user = route.userParam >= 0 ? values[route.userParam] : undefined;
-  if (!policy.usesRecordConditions || (route.recordParam < 0 && org === undefined)) {
+  if (!policy.factsNeeded[perm] || (route.recordParam < 0 && org === undefined)) {
     return { action, perm, org, user, record: undefined, partnerGroups: undefined, listFilter: route.list ? [] : undefined };
   }
   return withFacts(route.resource, route.recordParam >= 0 ? values[route.recordParam] : undefined, action, perm, org, user, route.list !== null, facts);

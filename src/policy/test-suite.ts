@@ -15,7 +15,7 @@ const principal = {
   type: 'object', additionalProperties: false, required: ['id'],
   properties: { id, kind: { enum: ['internal', 'partner'] }, org: id, roles: ids, groups: ids, status: { enum: ['active', 'pending', 'removed', 'unknown'] } },
 };
-const suiteSchema = {
+export const suiteSchema = {
   type: 'object', additionalProperties: false, required: ['cases'],
   properties: {
     name: { type: 'string' },

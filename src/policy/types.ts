@@ -37,6 +37,8 @@ export interface CompiledPolicy {
   readonly routes: RouteTable;
   /** Whether any role anywhere uses a record/partner condition: lets the request path skip store reads. */
   readonly usesRecordConditions: boolean;
+  /** Per permission: whether some role's grant has a condition that reads store facts, so other requests skip the store. */
+  readonly factsNeeded: readonly boolean[];
 }
 
 /** The principal as assembled from verified claims and the store. Plain data so CLI, tests and admin share decide(). */
