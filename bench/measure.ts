@@ -84,8 +84,8 @@ export async function saturationRounds(s: Settings, ready: Live[], upstreamPid: 
 
 /** The fixed-rate section, also in interleaved rounds (median over rounds in the table). */
 export async function fixedRate(s: Settings, ready: Live[], upstreamPid: number, headers: Record<string, string>): Promise<void> {
-  for (let round = 1; round <= s.rounds; round++) {
-    say(`fixed rate ${s.fixedRate} req/s, ${s.fixedS} s per run, round ${round}/${s.rounds}`);
+  for (let round = 1; round <= s.fixedRounds; round++) {
+    say(`fixed rate ${s.fixedRate} req/s, ${s.fixedS} s per run, round ${round}/${s.fixedRounds}`);
     const order = ready.map((_, i) => ready[(i + round - 1) % ready.length] as Live);
     for (const l of order) {
       if (!stillUp(l)) continue;

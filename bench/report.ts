@@ -29,7 +29,7 @@ export function renderReport({ settings: s, facts, pinning, date, results }: Run
     + `the bottleneck; well below, the load generator or other processes on the machine were.\n\n`;
   for (const p of PAYLOADS) {
     md += `## Fixed rate ${s.fixedRate} req/s, ${p} JSON\n\n`
-      + `Open-loop paced client (undici Pool, ${s.connections} connections), ${s.fixedS} s per run, ${s.rounds} interleaved rounds, `
+      + `Open-loop paced client (undici Pool, ${s.connections} connections), ${s.fixedS} s per run, ${s.fixedRounds} interleaved round(s), `
       + `medians; latency from each request's scheduled time. "core use" is the share of one core the target used at this rate: `
       + `at 70 % or more (⚠) the latencies are mostly queueing. "client lag" is how late the client released its most delayed `
       + `request: beyond a few ms the load generator was starved and p99 is noise.\n\n`

@@ -11,7 +11,7 @@ export const HELP = `usage: npm run bench -- [options]
   --duration S        seconds per measured run (default 10, quick 3)
   --connections N     autocannon connections (default 32, quick 16)
   --rounds N          interleaved rounds (default 3, quick 2)
-  --rate N            fixed-rate section: overall req/s (default 2000; 3 s runs, quick 1 s)
+  --rate N            fixed-rate section: overall req/s (default 2000; 3 s runs, quick 1 round of 1.5 s)
   --targets a,b       subset of: ${TARGETS.map((t) => t.name).join(', ')}
   --pin / --no-pin    taskset pinning (default on with 2+ cores and taskset)
   --keep-tmp          keep the temp dir (configs, child stderr, nginx logs)
@@ -28,6 +28,8 @@ export interface Settings {
   warmupS: number;
   rounds: number;
   fixedRate: number;
+  /** Rounds of the fixed-rate section (1 in quick, to stay under 2 minutes). */
+  fixedRounds: number;
   fixedS: number;
   pin: boolean;
   targets: TargetSpec[];
@@ -67,14 +69,16 @@ export function settingsFromArgs(argv: string[]): Settings | undefined {
     targets = TARGETS.filter((t) => names.includes(t.name));
   }
   const durationS = positive(values.duration, 'duration', quick ? 3 : 10);
+  const rounds = Math.round(positive(values.rounds, 'rounds', quick ? 2 : 3));
   return {
     mode,
     connections: Math.round(positive(values.connections, 'connections', quick ? 16 : 32)),
     durationS,
     warmupS: quick ? 1 : 2,
-    rounds: Math.round(positive(values.rounds, 'rounds', quick ? 2 : 3)),
+    rounds,
     fixedRate: Math.round(positive(values.rate, 'rate', 2000)),
-    fixedS: quick ? 1 : Math.min(3, durationS),
+    fixedRounds: quick ? 1 : rounds,
+    fixedS: quick ? 1.5 : Math.min(3, durationS),
     pin: values['no-pin'] ? false : (values.pin ?? os.availableParallelism() >= 2),
     targets,
     keepTmp: values['keep-tmp'] ?? false,
@@ -85,6 +89,6 @@ export function settingsFromArgs(argv: string[]): Settings | undefined {
 export function estimateS(s: Settings): number {
   if (s.mode === 'smoke') return 15;
   const n = s.targets.length;
-  const fixed = s.rounds * n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1); // + the paced client's pre-roll
+  const fixed = s.fixedRounds * n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1); // + the paced client's pre-roll
   return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + fixed + 10;
 }

@@ -102,8 +102,10 @@ export function formatExplanation(ex: Explanation): string {
         }
       }
     }
-  } else if (ex.route && !ex.route.public && ex.canonical && ex.target) {
-    lines.push('roles     none considered');
+  } else if (ex.reason === 'member_pending' || ex.reason === 'member_removed') {
+    lines.push('roles     not evaluated: the membership status decides before any role');
+  } else if (ex.target) {
+    lines.push('roles     none: no member role, no group role, no default role for this kind');
   }
   if (ex.listFilter) row('filter', ex.listFilter.map((a) => a.join(' and ')).join('  OR  '));
   row('decision', `${ex.decision.toUpperCase()} ${ex.status} ${ex.reason}: ${ex.message}`);

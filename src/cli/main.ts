@@ -8,6 +8,13 @@ import { members, membersHelp } from './members.js';
 import { relations, relationsHelp } from './relations.js';
 import { importCommand, importHelp } from './import.js';
 import { test, testHelp } from './test.js';
+import { explain, explainHelp } from './explain.js';
+import { whoCan, whoCanHelp } from './who-can.js';
+import { access, accessHelp } from './access.js';
+import { diff, diffHelp } from './diff.js';
+import { replay, replayHelp } from './replay.js';
+import { schema, schemaHelp } from './schema.js';
+import { demoUpstream, demoUpstreamHelp } from './demo-upstream.js';
 import { out, err, UsageError } from './output.js';
 
 const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: string }> = {
@@ -19,6 +26,13 @@ const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: str
   relations: { run: relations, help: relationsHelp },
   import: { run: importCommand, help: importHelp },
   test: { run: test, help: testHelp },
+  explain: { run: explain, help: explainHelp },
+  'who-can': { run: whoCan, help: whoCanHelp },
+  access: { run: access, help: accessHelp },
+  diff: { run: diff, help: diffHelp },
+  replay: { run: replay, help: replayHelp },
+  schema: { run: schema, help: schemaHelp },
+  'demo-upstream': { run: demoUpstream, help: demoUpstreamHelp },
 };
 
 const USAGE = `rolegate: an authorization gateway for apps you cannot change
@@ -33,7 +47,14 @@ Commands:
   members    set, remove or list members in the Redis store
   relations  set a record's assignees, collaborators and partner
   import     load a store seed (YAML/JSON) into the Redis store, atomically
-  test       run policy test suites (*_test.yaml), with --coverage`;
+  test       run policy test suites (*_test.yaml), with --coverage
+  explain    the decision trace of one request for one user (--as USER METHOD PATH)
+  who-can    every member and role that may do RESOURCE:ACTION (--json, --csv)
+  access     the permission matrix of one member
+  diff       semantic diff of two policies (files, folders, git:REF:path): rights gained and lost
+  replay     re-decide a decision log under a candidate policy; list what would change
+  schema     print the JSON Schema of config, policy, tests files or decision-log lines
+  demo-upstream  run only the bundled demo portal upstream (--port N)`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
 import { configSchema } from '../config/schema.js';
-import { policySchema, suiteSchema } from '../policy/index.js';
+import { decisionRecordSchema, policySchema, suiteSchema } from '../policy/index.js';
 import { out, UsageError } from './output.js';
 
-export const schemaHelp = `rolegate schema config|policy|tests
+export const schemaHelp = `rolegate schema config|policy|tests|decision-log
 
 Print the JSON Schema that validation uses, for editors: save it and point
 yaml-language-server at it with a first line such as
@@ -18,6 +18,7 @@ export const SCHEMAS: Record<string, { title: string; description: string; schem
   config: { title: 'rolegate gateway configuration', description: 'gateway.yaml: listeners, upstreams, auth, policy paths, store, limits. `${NAME}` / `${NAME:-default}` are read from the environment.', schema: configSchema },
   policy: { title: 'rolegate policy file', description: 'Resources, roles, groups, default roles and routes. Several files merge; cross-file checks run in `rolegate check`.', schema: policySchema },
   tests: { title: 'rolegate policy test suite', description: 'A *_test.yaml suite: principals, relations, partners and cases run by `rolegate test`.', schema: suiteSchema },
+  'decision-log': { title: 'rolegate decision log record', description: 'One JSON line of the decision log (docs/decision-log.md). Readers ignore unknown fields.', schema: decisionRecordSchema },
 };
 
 export function schemaDocument(kind: string): object {

@@ -66,7 +66,7 @@ export async function whoCan(argv: string[]): Promise<number> {
   if (roles.length === 0) lines.push('  (none)');
   for (const r of roles) {
     const how = r.grant === null ? `excluded by except ${r.excludedBy!.by} "${r.excludedBy!.name}"${r.excludedBy!.role !== r.role ? ` (from ${r.excludedBy!.role})` : ''}`
-      : whenText(r.grant);
+      : r.grant === 'always' ? 'always' : `when ${whenText(r.grant)}`;
     const reach = [...r.groups.map((g) => `group ${g}`), ...r.defaultFor.map((k) => `default for ${k}`)];
     const notes = [r.audience !== 'any' ? `audience ${r.audience}` : '', r.login ? '' : 'login disabled', reach.length ? `via ${reach.join(', ')}` : ''].filter(Boolean);
     lines.push(`  ${r.role.padEnd(20)} ${how}${notes.length ? `  [${notes.join('; ')}]` : ''}  ${r.source}`);
@@ -118,6 +118,6 @@ function describeQuery(q: AccessQuery): string[] {
 /** One row per role behind a verdict (one for allowed and denied, one per role for conditional). */
 function verdictRows(v: AccessVerdict): { role: string; via: string; detail: string }[] {
   if (v.access === 'conditional') return v.conditions!.map((c) => ({ role: c.role, via: describeVia(c), detail: `when ${whenText(c.when)}` }));
-  if (v.by) return [{ role: v.by.role, via: describeVia(v.by), detail: describeVerdict(v) }];
+  if (v.by) return [{ role: v.by.role, via: describeVia(v.by), detail: v.by.when === 'always' ? 'always' : `when ${whenText(v.by.when)} (holds here)` }];
   return [{ role: v.excludedBy?.via ?? '', via: '', detail: describeVerdict(v) }];
 }

@@ -210,10 +210,12 @@ interface WhyContext { recordRef: string | undefined; partner: string | undefine
 export function conditionWhy(c: Condition, p: Principal, t: Target, ctx: WhyContext): string {
   const ok = conditionHolds(c, p, t);
   switch (c) {
-    case 'own_org':
-      if (t.org === undefined) return 'the request names no org (the route has no org parameter)';
-      if (p.org === undefined) return `the principal has no org (request org ${t.org})`;
-      return ok ? `org ${t.org} is the principal's org` : `org ${t.org} is not the principal's org ${p.org}`;
+    case 'own_org': {
+      const about = [t.org !== undefined ? `org ${t.org}` : '', t.record?.partner !== undefined ? `record partner ${t.record.partner}` : ''].filter(Boolean);
+      if (about.length === 0) return 'the request names no org (no org parameter, no record with a partner)';
+      if (p.org === undefined) return `the principal has no org (request: ${about.join(', ')})`;
+      return ok ? `${about.join(' and ')}: the principal's org` : `${about.join(' and ')}: not (only) the principal's org ${p.org}`;
+    }
     case 'self':
       if (t.user === undefined) return 'the request names no user (the route has no user parameter)';
       return ok ? `user ${t.user} is the principal` : `user ${t.user} is not the principal ${p.id}`;
@@ -306,7 +308,7 @@ export function assemblePrincipal(id: string, claims: Readonly<Record<string, un
   }
   const claimGroups = (groupsClaim ?? []) as string[];
   const stored = member?.groups ?? [];
-  const fromStore = member ? 'store' : 'store (not a member)';
+  const fromStore = member ? 'store' : 'not in store';
   const principal: Principal = {
     id,
     status: member?.status ?? 'unknown',
@@ -379,10 +381,9 @@ export function judgeAccess(policy: CompiledPolicy, principal: Principal, perm: 
     return { access: 'allowed', reason, by: { ...ref(e), when } };
   }
   if (reason === 'condition_failed') {
-    const open = (c: Condition) => c === 'own_org' ? q.org === undefined
-      : c === 'self' ? q.user === undefined
-        : c === 'group' ? q.org === undefined && q.recordRef === undefined
-          : q.recordRef === undefined;
+    const open = (c: Condition) => c === 'self' ? q.user === undefined
+      : c === 'own_org' || c === 'group' ? q.org === undefined && q.recordRef === undefined
+        : q.recordRef === undefined;
     const conditions = rec.events.filter((e) => e.outcome === 'conditions_failed').flatMap((e) => {
       const h = policy.roles.get(e.role)!.perms[perm] as readonly (readonly Condition[])[];
       const when = h.filter((alt) => alt.every((c) => open(c) || conditionHolds(c, principal, target))).map((alt) => [...alt]);

@@ -11,3 +11,5 @@ export {
 } from './explain.js';
 export { policySchema } from './schema.js';
 export { suiteSchema } from './test-suite.js';
+export { diffPolicies, compareGrants, normalizeGrant, routeView, type PolicyDiff, type Grant, type RoleChange, type RightChange, type AttributeChange, type MappingChange, type RouteChange, type RouteView, type MemberChange, type MemberRight } from './diff.js';
+export { parseDecisionRecord, readDecisionLog, decisionRecordSchema, DecisionRecordError, type DecisionRecord, type DecisionPrincipal } from './decision-record.js';

@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { bearer, http, startTestGateway, AUDIENCE, ISSUER, type TestGateway } from '../helpers/gateway.js';
-import { b64u, signRaw } from '../helpers/keys.js';
-import { header } from '../helpers/stub-upstream.js';
+import { generateSigningKey } from '../../src/auth/index.js';
+import { b64u, signRaw, startJwksServer } from '../helpers/keys.js';
+import { header, sleep } from '../helpers/stub-upstream.js';
 import { jsonOf, rawRequest, req } from '../helpers/raw-http.js';
 
 let gw: TestGateway;
@@ -68,12 +69,10 @@ const ROWS: Row[] = [
   ['tampered signature', async () => bearer(flipSig(await gw.token('u-vera'))), 'bad_signature'],
   ['ES256 signature under an RS256 header', async () => { const t = await gw.token('u-vera', { alg: 'ES256' }); const r = await gw.token('u-vera'); return bearer(`${r.split('.')[0]}.${t.split('.')[1]}.${t.split('.')[2]}`); }, 'bad_signature'],
   ['embedded jwk of an attacker key', async () => {
-    const { generateSigningKey } = await import('../../src/auth/index.js');
     const evil = await generateSigningKey('RS256', 'rsa-1');
     return bearer(await signRaw({ alg: 'RS256', kid: 'rsa-1', jwk: evil.publicJwk }, claims({ sub: 'u-olivia' }), evil.privateKey as CryptoKey));
   }, 'bad_signature'],
   ['jku pointing elsewhere', async () => {
-    const { generateSigningKey } = await import('../../src/auth/index.js');
     const evil = await generateSigningKey('RS256', 'evil-kid');
     return bearer(await signRaw({ alg: 'RS256', kid: 'evil-kid', jku: 'http://127.0.0.1:1/jwks.json' }, claims(), evil.privateKey as CryptoKey));
   }, 'unknown_key'],
@@ -163,6 +162,20 @@ describe('repeated Authorization header (raw socket)', () => {
   }
 });
 
+describe('keep-alive', () => {
+  test('each request on one connection is authenticated on its own', async () => {
+    gw.upstream.reset();
+    const t = await gw.token('u-vera');
+    const r = await rawRequest(gw.url, [
+      req('GET /api/deals HTTP/1.1', ['Host: gateway.test', `Authorization: Bearer ${t}`]),
+      req('GET /api/deals/d1 HTTP/1.1', ['Host: gateway.test']),
+      req('GET /api/deals/d2 HTTP/1.1', ['Host: gateway.test', 'Authorization: Bearer forged', 'Connection: close']),
+    ].join(''), { timeoutMs: 3000 });
+    assert.deepEqual(r.responses.map((x) => [x.status, jsonOf(x)?.reason]), [[200, undefined], [401, 'missing_token'], [401, 'malformed_token']]);
+    assert.deepEqual(gw.upstream.requests.map((q) => q.url), ['/api/deals']);
+  });
+});
+
 describe('HS256 deployment (secret_env)', () => {
   test('a token signed with the secret passes', async () => {
     const res = await http(`${hs.url}/api/deals`, { headers: bearer(await hs.token('u-vera')) });
@@ -181,5 +194,51 @@ describe('HS256 deployment (secret_env)', () => {
   test('HS256 with a wrong secret -> bad_signature', async () => {
     const t = await signRaw({ alg: 'HS256' }, claims(), new TextEncoder().encode('x'.repeat(48)));
     await assert401(await http(`${hs.url}/api/deals`, { headers: bearer(t) }), 'bad_signature');
+  });
+});
+
+describe('JWKS served over loopback', () => {
+  test('jwks_url: keys fetched, a rotated-in kid is refetched, cached keys survive an outage', async () => {
+    const jwks = await startJwksServer([gw.keys.rsa.publicJwk]);
+    const remote = await startTestGateway({
+      upstream: gw.upstream, log: 'silent',
+      config: (c) => { delete c.auth.jwt.jwks_file; c.auth.jwt.jwks_url = jwks.jwksUrl; c.auth.jwt.jwks_refetch_interval_s = 1; },
+    });
+    try {
+      assert.equal((await http(`${remote.url}/api/deals`, { headers: bearer(await remote.token('u-vera')) })).status, 200);
+      const rotated = await generateSigningKey('RS256', 'rsa-2');
+      jwks.setKeys([gw.keys.rsa.publicJwk, rotated.publicJwk]);
+      await sleep(1100);
+      const t2 = await signRaw({ alg: 'RS256', kid: 'rsa-2' }, claims(), rotated.privateKey as CryptoKey);
+      assert.equal((await http(`${remote.url}/api/deals`, { headers: bearer(t2) })).status, 200);
+      jwks.setFailing(true);
+      await sleep(1100);
+      const t3 = await remote.token('u-vera', { claims: { n: 3 } });
+      assert.equal((await http(`${remote.url}/api/deals`, { headers: bearer(t3) })).status, 200);
+      const unknown = await http(`${remote.url}/api/deals`, { headers: bearer(await rs(claims(), { kid: 'nope' })) });
+      await assert401(unknown, 'unknown_key');
+      const ready = await http(`${remote.opsUrl}/readyz`);
+      assert.equal(ready.status, 200);
+    } finally {
+      await remote.close();
+      await jwks.close();
+    }
+  });
+
+  test('discovery: true finds jwks_uri from the issuer', async () => {
+    const idp = await startJwksServer([gw.keys.rsa.publicJwk]);
+    const disc = await startTestGateway({
+      upstream: gw.upstream, log: 'silent',
+      config: (c) => { delete c.auth.jwt.jwks_file; c.auth.jwt.discovery = true; c.auth.jwt.issuer = idp.base; },
+    });
+    try {
+      const ok = await http(`${disc.url}/api/deals`, { headers: bearer(await disc.token('u-vera', { issuer: idp.base })) });
+      assert.equal(ok.status, 200, ok.text);
+      await assert401(await http(`${disc.url}/api/deals`, { headers: bearer(await disc.token('u-vera')) }), 'bad_issuer');
+      assert.equal(idp.hits.get('/.well-known/openid-configuration'), 1);
+    } finally {
+      await disc.close();
+      await idp.close();
+    }
   });
 });

@@ -69,6 +69,10 @@ const ROWS: Row[] = [
   // org from the token wins over the store (spec: org and kind from the token's claims when present)
   ['u-pat', 'GET', '/api/partners/p-7/deals', 200, undefined, undefined, undefined, { org_id: 'p-7' }],
 
+  // roles and groups come from the store, never from the token
+  ['u-vera', 'GET', '/api/payouts', 403, 'excluded_by_tag', 'payouts', 'list', { roles: ['owner'], groups: ['admins'] }],
+  ['u-stranger', 'GET', '/api/deals', 403, 'not_a_member', 'deals', 'list', { roles: ['owner'] }],
+
   // {method} routes: GET/HEAD read, PUT/PATCH update; methods whose action the resource lacks are unmapped
   ['u-olivia', 'GET', '/settings/general', 200],
   ['u-olivia', 'PUT', '/settings/general', 200],

@@ -7,15 +7,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { http, bearer, startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { eventually } from '../helpers/stub-upstream.js';
+import { eventually, sleep } from '../helpers/stub-upstream.js';
 import { jsonOf, openRaw, rawRequest, req } from '../helpers/raw-http.js';
 
 const HEADERS_TIMEOUT_MS = 500;
+const REQUEST_TIMEOUT_MS = 1500;
 let gw: TestGateway;
 let tok: string;
 
 before(async () => {
-  gw = await startTestGateway({ config: (c) => { c.limits = { headers_timeout_ms: HEADERS_TIMEOUT_MS, request_timeout_ms: 5000 }; } });
+  gw = await startTestGateway({ config: (c) => { c.limits = { headers_timeout_ms: HEADERS_TIMEOUT_MS, request_timeout_ms: REQUEST_TIMEOUT_MS }; } });
   tok = await gw.token('u-olivia');
 });
 after(async () => { await gw?.close(); });
@@ -89,6 +90,13 @@ describe('ambiguous or malformed framing: 400 and the connection closes', () => 
       assert.deepEqual(gw.upstream.requests.filter((q) => q.complete).map((q) => `${q.method} ${q.url} ${q.bodyBytes}`), []);
     });
   }
+
+  test('two Host headers are refused (RFC 9112 §3.2)', async () => {
+    gw.upstream.reset();
+    const r = await rawRequest(gw.url, req('GET /probe/f HTTP/1.1', ['Host: gateway.test', 'Host: evil.test', `Authorization: Bearer ${tok}`, 'Connection: close']), { timeoutMs: 3000 });
+    assert.equal(r.responses[0]?.status, 400, r.text.slice(0, 300));
+    assert.equal(gw.upstream.requests.length, 0);
+  });
 
   test('a request without Host is refused', async () => {
     gw.upstream.reset();
@@ -194,5 +202,49 @@ describe('limits', () => {
       conn.socket.destroy();
     }
     assert.ok(await eventually(() => !gw.upstream.requests.some((q) => q.url === '/probe/slow'), 100));
+  });
+
+  test(`a slow body is cut off by request_timeout (${REQUEST_TIMEOUT_MS} ms)`, async () => {
+    gw.upstream.reset();
+    const started = Date.now();
+    const conn = openRaw(gw.url, { timeoutMs: 8000 });
+    conn.socket.write(req('POST /probe/slow-body HTTP/1.1', [...H(), 'Content-Length: 1000']));
+    let n = 0;
+    const drip = setInterval(() => {
+      if (conn.socket.destroyed || n++ > 60) return clearInterval(drip);
+      conn.socket.write('a');
+    }, 100);
+    try {
+      const r = await conn.result;
+      const elapsed = Date.now() - started;
+      assert.ok(r.closed, `slow-body connection still open after ${elapsed} ms`);
+      assert.ok(elapsed < REQUEST_TIMEOUT_MS + 2500, `cut off only after ${elapsed} ms`);
+    } finally {
+      clearInterval(drip);
+      conn.socket.destroy();
+    }
+    assert.ok(await eventually(() => gw.upstream.requests.every((q) => !q.complete), 100));
+  });
+
+  test('max_connections: connections beyond the limit are refused, the gateway recovers', async () => {
+    const small = await startTestGateway({ upstream: gw.upstream, log: 'silent', config: (c) => { c.limits = { max_connections: 2 }; } });
+    const held: ReturnType<typeof openRaw>[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const c = openRaw(small.url, { timeoutMs: 5000 });
+        c.socket.write(req('GET /api/public/status HTTP/1.1', ['Host: x']));
+        held.push(c);
+      }
+      await sleep(200);
+      const extra = await rawRequest(small.url, req('GET /api/public/status HTTP/1.1', ['Host: x', 'Connection: close']), { timeoutMs: 2000 });
+      assert.equal(extra.responses.length, 0, `a third connection was served: ${extra.text.slice(0, 100)}`);
+      for (const c of held) c.socket.destroy();
+      await sleep(200);
+      const later = await http(`${small.url}/api/public/status`, { timeoutMs: 2000 });
+      assert.equal(later.status, 200);
+    } finally {
+      for (const c of held) c.socket.destroy();
+      await small.close();
+    }
   });
 });

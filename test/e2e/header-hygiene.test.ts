@@ -136,6 +136,20 @@ describe('spoofed request headers never reach the upstream', () => {
   });
 });
 
+describe('request trailers', () => {
+  test('trailer fields of a chunked body never pose as identity upstream', async () => {
+    gw.upstream.reset();
+    const r = await rawRequest(gw.url, req('POST /probe/t HTTP/1.1', ['Host: gateway.test', `Authorization: Bearer ${await gw.token('u-olivia')}`, 'Transfer-Encoding: chunked', 'Trailer: x-rolegate-user', 'Connection: close'],
+      '5\r\nhello\r\n0\r\nx-rolegate-user: SPOOF\r\nX-Forwarded-For: SPOOF\r\n\r\n'));
+    assert.equal(r.responses[0]?.status, 200, r.text.slice(0, 300));
+    const rec = gw.upstream.requests[0]!;
+    assert.equal(rec.bodyBytes, 5);
+    assert.deepEqual(planted(rec), []);
+    assert.deepEqual(rec.rawTrailers.filter((v) => /SPOOF/.test(v)), []);
+    assert.deepEqual(header(rec, 'x-rolegate-user'), ['u-olivia']);
+  });
+});
+
 describe('Connection cannot make the gateway drop its own headers', () => {
   const CASES: [string, string[]][] = [
     ['Connection: x-rolegate-user', ['Connection: x-rolegate-user', 'x-rolegate-user: SPOOF']],

@@ -10,7 +10,7 @@ import { request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { bearer, http, spawnGateway, startTestGateway, type SpawnedGateway, type TestGateway } from '../helpers/gateway.js';
-import { eventually, patternChunks, patternSha256 } from '../helpers/stub-upstream.js';
+import { eventually, patternChunks, patternSha256, sleep } from '../helpers/stub-upstream.js';
 import { rawRequest, req } from '../helpers/raw-http.js';
 
 const MB = 1024 * 1024;
@@ -92,7 +92,7 @@ describe('client abort', () => {
     r.on('error', () => { /* we abort it */ });
     r.write(Buffer.alloc(256 * 1024, 1));
     await gw.upstream.waitFor(1, 3000);
-    await eventually(() => false, 100);
+    await sleep(100);
     r.destroy();
     assert.ok(await eventually(() => gw.upstream.requests[0]!.aborted, 3000), 'upstream upload still open 3 s after the client left');
     assert.equal(gw.upstream.requests[0]!.complete, false);
@@ -115,7 +115,7 @@ describe('per-route body limit (max_body_bytes 1024)', () => {
     const res = await http(`${gw.url}/upload/small`, { method: 'POST', headers: { ...bearer(tok), 'transfer-encoding': 'chunked' }, body });
     assert.equal(res.status, 413, res.text);
     assert.equal(res.json?.reason, 'body_too_large');
-    await eventually(() => false, 50);
+    await sleep(50);
     assert.deepEqual(gw.upstream.requests.filter((q) => q.complete).map((q) => q.bodyBytes), []);
   });
 
@@ -154,7 +154,7 @@ describe('streaming large bodies (built CLI in a child, its RSS measured)', () =
     return { stop() { clearInterval(t); return Math.max(max, child.rss()); } };
   }
 
-  test(`${LARGE / MB} MB up through a slow-reading upstream passes intact with flat gateway memory`, async () => {
+  test(`${LARGE / MB} MB up through a slow-reading upstream passes intact with flat gateway memory`, async (t) => {
     const base = child.rss();
     const sampler = sampleRss();
     const res = await http(`${child.url}/upload/big`, {
@@ -164,6 +164,7 @@ describe('streaming large bodies (built CLI in a child, its RSS measured)', () =
       timeoutMs: 60000,
     });
     const peak = sampler.stop();
+    t.diagnostic(`gateway RSS ${(base / MB).toFixed(1)} MB -> peak ${(peak / MB).toFixed(1)} MB`);
     assert.equal(res.status, 200, res.text.slice(0, 300));
     assert.equal(res.json.bodyBytes, LARGE);
     assert.equal(res.json.bodySha256, patternSha256(LARGE));
@@ -182,7 +183,7 @@ describe('streaming large bodies (built CLI in a child, its RSS measured)', () =
     assert.equal(res.json.bodySha256, patternSha256(LARGE));
   });
 
-  test(`${LARGE / MB} MB down to a slow-reading client passes intact with flat gateway memory`, async () => {
+  test(`${LARGE / MB} MB down to a slow-reading client passes intact with flat gateway memory`, async (t) => {
     const base = child.rss();
     const sampler = sampleRss();
     const { status, bytes, sha } = await new Promise<{ status: number; bytes: number; sha: string }>((resolve, reject) => {
@@ -201,6 +202,7 @@ describe('streaming large bodies (built CLI in a child, its RSS measured)', () =
       r.end();
     });
     const peak = sampler.stop();
+    t.diagnostic(`gateway RSS ${(base / MB).toFixed(1)} MB -> peak ${(peak / MB).toFixed(1)} MB`);
     assert.equal(status, 200);
     assert.equal(bytes, LARGE);
     assert.equal(sha, patternSha256(LARGE));

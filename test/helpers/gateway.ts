@@ -63,6 +63,8 @@ routes:
   - { match: "* /settings/**", resource: settings, action: "{method}", upstream: portal }
   - { match: "GET /api/events", resource: deals, action: list, websocket: true, upstream: portal }
   - { match: "GET /api/public/**", public: true, upstream: portal }
+  - { match: "GET /ws-dead", resource: deals, action: list, websocket: true, upstream: dead }
+  - { match: "GET /ws-slow", resource: deals, action: list, websocket: true, upstream: slow }
   - { match: "* /probe/**", resource: probe, action: "{method}", upstream: portal }
   - { match: "* /dead/**", resource: probe, action: "{method}", upstream: dead }
   - { match: "* /slow/**", resource: probe, action: "{method}", upstream: slow }
@@ -249,9 +251,17 @@ export interface SpawnedGateway extends GatewayFiles {
   close(): Promise<void>;
 }
 
-/** The built CLI, `rolegate serve --config F`, in a child process; resolves once it logs that it listens. */
+/**
+ * The built CLI, `rolegate serve --config F`, in a child process. The CLI's
+ * logger buffers stdout, so the ports are picked here (free loopback ports)
+ * rather than read back from the "listening" line; ready once /healthz answers.
+ */
 export async function spawnGateway(opts: GatewayOptions = {}, startTimeoutMs = 15000): Promise<SpawnedGateway> {
-  const files = await prepareGateway(opts);
+  const [port, opsPort] = [await closedPort(), await closedPort()];
+  const files = await prepareGateway({
+    ...opts,
+    config: (c) => { c.listen.port = port; c.ops.port = opsPort; opts.config?.(c); },
+  });
   const env = { ...process.env, ...(opts.keys === 'hs256' ? { [HS_ENV]: files.keys.hsSecret } : {}) };
   const child = spawn(process.execPath, [CLI, 'serve', '--config', files.configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -259,18 +269,18 @@ export async function spawnGateway(opts: GatewayOptions = {}, startTimeoutMs = 1
   child.stdout!.on('data', (c: Buffer) => { if (out.length < 4e6) out += c.toString(); });
   child.stderr!.on('data', (c: Buffer) => { if (err.length < 4e6) err += c.toString(); });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  const listening = await new Promise<{ url: string; opsUrl: string }>((resolve, reject) => {
-    const timer = setTimeout(() => { clearInterval(poll); reject(new Error(`gateway did not start within ${startTimeoutMs} ms\nstdout: ${out}\nstderr: ${err}`)); }, startTimeoutMs);
-    const poll = setInterval(() => {
-      const line = out.split('\n').find((l) => l.includes('"listen"'));
-      if (line) {
-        clearTimeout(timer); clearInterval(poll);
-        const j = JSON.parse(line) as { listen: string; ops: string };
-        resolve({ url: j.listen, opsUrl: j.ops });
-      }
-    }, 25);
-    void exited.then((code) => { clearTimeout(timer); clearInterval(poll); reject(new Error(`gateway exited (${code}) before listening\nstdout: ${out}\nstderr: ${err}`)); });
-  });
+  const listening = { url: `http://127.0.0.1:${port}`, opsUrl: `http://127.0.0.1:${opsPort}` };
+  const deadline = Date.now() + startTimeoutMs;
+  let up = false;
+  while (!up && Date.now() < deadline && child.exitCode === null) {
+    try { up = (await http(`${listening.opsUrl}/healthz`, { timeoutMs: 1000 })).status === 200; } catch { await new Promise((r) => setTimeout(r, 50)); }
+  }
+  if (!up) {
+    child.kill('SIGKILL');
+    await exited;
+    await files.cleanup();
+    throw new Error(`gateway did not start within ${startTimeoutMs} ms\nstdout: ${out}\nstderr: ${err}`);
+  }
   return {
     ...files,
     ...listening,

@@ -16,6 +16,8 @@ export interface Recorded {
   url: string;
   /** Flat [name, value, ...] exactly as received. */
   rawHeaders: string[];
+  /** Trailer fields of a chunked body, flat like rawHeaders (filled at end of body). */
+  rawTrailers: string[];
   /** First MAX_KEPT body bytes; `bodyBytes`/`bodySha256` cover the whole body. */
   body: Buffer;
   bodyBytes: number;
@@ -48,6 +50,8 @@ export interface Behaviour {
   chunked?: boolean;
   /** Answer the upgrade with 101 (default) or refuse it with this status. */
   wsRefuseStatus?: number;
+  /** Never answer the upgrade. */
+  wsHang?: boolean;
 }
 
 const MAX_KEPT = 1 << 20;
@@ -106,7 +110,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
 
   const record = (req: IncomingMessage, upgrade: boolean): Recorded => {
     const rec: Recorded = {
-      method: req.method ?? '', url: req.url ?? '', rawHeaders: [...req.rawHeaders],
+      method: req.method ?? '', url: req.url ?? '', rawHeaders: [...req.rawHeaders], rawTrailers: [],
       body: Buffer.alloc(0), bodyBytes: 0, bodySha256: '', complete: false, aborted: false, upgrade,
     };
     requests.push(rec);
@@ -133,6 +137,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     req.on('error', () => { /* aborted: recorded via res close */ });
     req.on('end', () => {
       rec.complete = true;
+      rec.rawTrailers = [...req.rawTrailers];
       rec.body = Buffer.concat(kept);
       rec.bodySha256 = hash.digest('hex');
       notify();
@@ -173,6 +178,7 @@ export async function startStubUpstream(): Promise<StubUpstream> {
     rec.complete = true;
     socket.on('error', () => socket.destroy());
     const b = behaviourFor(rec.url);
+    if (b.wsHang) return;
     if (b.wsRefuseStatus !== undefined) {
       const body = JSON.stringify({ refused: true });
       socket.end(`HTTP/1.1 ${b.wsRefuseStatus} Refused\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
@@ -226,3 +232,5 @@ export async function eventually(cond: () => boolean, timeoutMs = 5000): Promise
   }
   return cond();
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -111,7 +111,7 @@ describe('Redis key model and atomic writes', () => {
   });
 
   test('a write is one script call that also publishes the invalidation', async () => {
-    const mon = await raw.duplicate().monitor();
+    const mon = await raw.monitor();
     const seen: string[] = [];
     mon.on('monitor', (_t: string, args: string[]) => { seen.push(String(args[0]).toLowerCase()); });
     const sub = raw.duplicate();
