@@ -68,10 +68,12 @@ export function createGateway(s: GatewayStages) {
     const canonical = canonicalPath(req.url ?? '', canonicalOptions);
     const upgradeHeader = req.headers.upgrade;
     if (upgradeHeader !== undefined && !upgrade) throw new GatewayError('unsupported_upgrade');
+    checkSingletons(req.rawHeaders);
     const policy = s.policy();
     const match = policy.routes.match(method, canonical.segments);
     if (match?.route.public) {
       trace.route = match.route.id;
+      if (upgrade && !match.route.websocket) throw new GatewayError('websocket_not_allowed');
       checkMethodOverride(canonical, match.route, s.upstreams);
       return { route: match.route, target: canonical, identity: null, action: '', filter: null };
     }
@@ -181,6 +183,7 @@ export function createGateway(s: GatewayStages) {
       const a = await admit(req, trace, false);
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
+      res.setHeader(hygiene.names.requestId, trace.id);
       const maxBody = a.route.maxBodyBytes || config.limits.max_body_bytes;
       const visible = a.filter ? await buildRecordFilter(a.filter.principal, a.route.resource, a.filter.alternatives, s.store) : null;
       const onUpstreamHeaders = (seconds: number) => metrics.upstream(upstream.name, seconds);
@@ -204,7 +207,7 @@ export function createGateway(s: GatewayStages) {
         return log(trace, f.status, 'warn', err);
       }
       const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', [hygiene.names.requestId]: trace.id };
-      if (f.status === 401) headers['www-authenticate'] = `Bearer error="invalid_token", error_description="${f.reason}"`;
+      if (f.status === 401) headers['www-authenticate'] = wwwAuthenticate(f.reason);
       if (f.reason === 'method_not_allowed') headers.allow = config.http.methods.join(', ');
       // a request whose body we will not read must not leave the connection in an unknown state
       if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) headers.connection = 'close';
@@ -227,7 +230,7 @@ export function createGateway(s: GatewayStages) {
     } catch (err) {
       const f = fail(trace, err);
       const body = errorBody(f.reason, trace.id, f.fields);
-      const extra = f.status === 401 ? `WWW-Authenticate: Bearer error="invalid_token", error_description="${f.reason}"\r\n` : '';
+      const extra = f.status === 401 ? `WWW-Authenticate: ${wwwAuthenticate(f.reason)}\r\n` : '';
       socket.end(`HTTP/1.1 ${f.status} ${f.status === 401 ? 'Unauthorized' : f.status === 403 ? 'Forbidden' : 'Bad Request'}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${extra}\r\n${body}`);
       log(trace, f.status, 'info', err);
@@ -235,6 +238,11 @@ export function createGateway(s: GatewayStages) {
   }
 
   return { onRequest, onUpgrade };
+}
+
+/** RFC 6750 §3.1: a request that presented no token gets no error code. */
+function wwwAuthenticate(reason: Reason): string {
+  return reason === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${reason}"`;
 }
 
 function claimString(token: VerifiedToken, name: string): string | undefined {
@@ -257,6 +265,22 @@ function effectiveRoles(policy: CompiledPolicy, p: Principal): string {
   if (p.roles.length > 0) return p.roles.join(',');
   const kind = p.kind === 'partner' || p.kind === 'internal' ? p.kind : undefined;
   return kind ? policy.defaultRoles[kind].join(',') : '';
+}
+
+/**
+ * Node keeps only the first Authorization and Host in req.headers; a second copy
+ * would still be forwarded in rawHeaders, so refuse the request (RFC 9112 §3.2 for Host).
+ */
+function checkSingletons(raw: readonly string[]): void {
+  let auth = 0;
+  let host = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!;
+    if (n.length === 13 && n.toLowerCase() === 'authorization') auth++;
+    else if (n.length === 4 && n.toLowerCase() === 'host') host++;
+  }
+  if (auth > 1) throw new GatewayError('duplicate_authorization');
+  if (host > 1) throw new GatewayError('bad_framing', 'more than one Host header');
 }
 
 function checkMethodOverride(target: CanonicalTarget, route: CompiledRoute, upstreams: ReadonlyMap<string, Upstream>): void {

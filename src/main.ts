@@ -82,6 +82,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     insecureHTTPParser: false,
     requireHostHeader: true,
     joinDuplicateHeaders: false,
+    // Node checks headers/request timeouts on this interval (default 30 s): keep it tight so a slow client is cut off on time
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(Math.min(config.limits.headers_timeout_ms, config.limits.request_timeout_ms) / 4))),
   }, (req, res) => { void gateway.onRequest(req, res); });
   server.maxConnections = config.limits.max_connections || Infinity;
   server.on('upgrade', (req, socket, head) => { void gateway.onUpgrade(req, socket, head); });

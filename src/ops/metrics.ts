@@ -29,6 +29,10 @@ export class GatewayMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'rolegate_' });
+    // prom-client names these gauges `_total`, which promtool rejects for non-counters
+    for (const name of ['rolegate_nodejs_active_handles_total', 'rolegate_nodejs_active_requests_total', 'rolegate_nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   request(route: string, method: string, decision: string, code: number, seconds: number): void {

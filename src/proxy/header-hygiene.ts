@@ -38,9 +38,10 @@ export function compileHeaderHygiene(cfg: HeadersConfig) {
 
   const isDropped = (lower: string): boolean => {
     if (drop.has(lower)) return true;
-    // only names spelled with `_` or `.` pay for normalization
-    const n = lower.includes('_') || lower.includes('.') ? normalizeName(lower) : lower;
-    return n.startsWith(prefix) || n.startsWith('x-forwarded');
+    // only names spelled with `_` or `.` pay for normalization; CGI-style upstreams read `X_Real_IP` as `X-Real-IP`
+    if (!lower.includes('_') && !lower.includes('.')) return lower.startsWith(prefix) || lower.startsWith('x-forwarded');
+    const n = normalizeName(lower);
+    return drop.has(n) || n.startsWith(prefix) || n.startsWith('x-forwarded');
   };
 
   /** Names listed in Connection are hop-by-hop for this message only. */
