@@ -22,7 +22,7 @@ export interface GatewayStages {
   /** The candidate policy of shadow mode, if configured. */
   shadowPolicy(): CompiledPolicy | null;
   decisionLog: DecisionLog | null;
-  tunnel(upstream: Upstream, req: IncomingMessage, socket: Duplex, head: Buffer, path: string, headers: readonly string[]): void;
+  tunnel(upstream: Upstream, req: IncomingMessage, socket: Duplex, head: Buffer, path: string, headers: readonly string[], requestId: string, onStatus: (status: number) => void): void;
 }
 
 /** What the pipeline decided about one request, before forwarding. */
@@ -225,8 +225,8 @@ export function createGateway(s: GatewayStages) {
       const a = await admit(req, trace, true);
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
-      s.tunnel(upstream, req, socket, head, a.target.path + a.target.query, headers);
-      log(trace, 101);
+      // log what the client actually got (101, the upstream's refusal, 502/504), once the upstream answered
+      s.tunnel(upstream, req, socket, head, a.target.path + a.target.query, headers, trace.id, (status) => log(trace, status));
     } catch (err) {
       const f = fail(trace, err);
       const body = errorBody(f.reason, trace.id, f.fields);

@@ -24,6 +24,7 @@ interface Located<T> { value: T; src: YamlSource; path: KeyPath }
 
 /** Conditions that may need store facts (a record's relations, its partner, the partner's groups). */
 const FACT_CONDITIONS: ReadonlySet<Condition> = new Set(['assigned', 'collaborator', 'group', 'own_org']);
+const GROUP_CONDITION: ReadonlySet<Condition> = new Set(['group']);
 
 /**
  * Merge policy documents and turn them into lookup tables: every role's
@@ -108,10 +109,12 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
   };
   for (const name of roleBodies.keys()) compileRole(name);
 
-  const factsNeeded = permissions.map((_, idx) => [...compiled.values()].some((r) => {
+  const uses = (idx: number, conditions: ReadonlySet<Condition>) => [...compiled.values()].some((r) => {
     const h = r.perms[idx];
-    return h !== undefined && h !== true && h.some((alt) => alt.some((c) => FACT_CONDITIONS.has(c)));
-  }));
+    return h !== undefined && h !== true && h.some((alt) => alt.some((c) => conditions.has(c)));
+  });
+  const factsNeeded = permissions.map((_, idx) => uses(idx, FACT_CONDITIONS));
+  const groupsNeeded = permissions.map((_, idx) => uses(idx, GROUP_CONDITION));
 
   const groupRoles = new Map<string, readonly string[]>();
   for (const [g, l] of groups) {
@@ -143,7 +146,7 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
   const version = docs.map((d) => d.body.version).find((v) => v !== undefined) ?? opts.hash.slice(0, 12);
   return Object.freeze({
     version, hash: opts.hash, files: opts.files, permissions, permIndex, roles: compiled, groupRoles,
-    defaultRoles, routes, factsNeeded: Object.freeze(factsNeeded), usesRecordConditions: factsNeeded.some(Boolean),
+    defaultRoles, routes, factsNeeded: Object.freeze(factsNeeded), groupsNeeded: Object.freeze(groupsNeeded), usesRecordConditions: factsNeeded.some(Boolean),
   });
 }
 

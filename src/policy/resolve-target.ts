@@ -21,15 +21,21 @@ export function resolveTarget(policy: CompiledPolicy, match: RouteMatch, method:
   const [action, perm] = route.actions.get(method)!;
   const org = route.orgParam >= 0 ? values[route.orgParam] : undefined;
   const user = route.userParam >= 0 ? values[route.userParam] : undefined;
-  if (!policy.factsNeeded[perm] || (route.recordParam < 0 && org === undefined)) {
-    return { action, perm, org, user, record: undefined, partnerGroups: undefined, listFilter: route.list ? [] : undefined };
+  const listFilter = route.list ? [] : undefined;
+  const recordId = route.recordParam >= 0 && policy.factsNeeded[perm] ? values[route.recordParam] : undefined;
+  const groups = policy.groupsNeeded[perm]!;
+  if (recordId === undefined && (!groups || org === undefined)) {
+    return { action, perm, org, user, record: undefined, partnerGroups: undefined, listFilter };
   }
-  return withFacts(route.resource, route.recordParam >= 0 ? values[route.recordParam] : undefined, action, perm, org, user, route.list !== null, facts);
-}
-
-async function withFacts(resource: string, recordId: string | undefined, action: string, perm: number, org: string | undefined, user: string | undefined, listing: boolean, facts: FactSource): Promise<ResolvedTarget> {
-  const record = recordId !== undefined ? (await facts.getRelations(`${resource}/${recordId}`)) ?? undefined : undefined;
-  const partner = org ?? record?.partner;
-  const partnerGroups = partner !== undefined ? (await facts.getPartnerGroups(partner)) ?? undefined : undefined;
-  return { action, perm, org, user, record, partnerGroups, listFilter: listing ? [] : undefined };
+  // chain the two reads without a Promise when the store answers synchronously (memory, warm cache)
+  const withRecord = (record: RecordFacts | undefined): MaybePromise<ResolvedTarget> => {
+    const partner = org ?? record?.partner;
+    const done = (pg: readonly string[] | null | undefined): ResolvedTarget => ({ action, perm, org, user, record, partnerGroups: pg ?? undefined, listFilter });
+    if (!groups || partner === undefined) return done(undefined);
+    const pg = facts.getPartnerGroups(partner);
+    return pg instanceof Promise ? pg.then(done) : done(pg);
+  };
+  if (recordId === undefined) return withRecord(undefined);
+  const rec = facts.getRelations(`${route.resource}/${recordId}`);
+  return rec instanceof Promise ? rec.then((r) => withRecord(r ?? undefined)) : withRecord(rec ?? undefined);
 }

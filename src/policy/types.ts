@@ -39,6 +39,8 @@ export interface CompiledPolicy {
   readonly usesRecordConditions: boolean;
   /** Per permission: whether some role's grant has a condition that reads store facts, so other requests skip the store. */
   readonly factsNeeded: readonly boolean[];
+  /** Per permission: whether some grant uses `group`, the only condition that reads a partner's groups. */
+  readonly groupsNeeded: readonly boolean[];
 }
 
 /** The principal as assembled from verified claims and the store. Plain data so CLI, tests and admin share decide(). */
