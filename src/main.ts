@@ -44,7 +44,9 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const decisionLog = createDecisionLog(config.log.decision_log);
 
   const store = opts.store ?? buildAssignmentStore(config, metrics.storeHooks(), logger);
-  const auth = await buildAuthenticator(config.auth, { onVerification: (r) => metrics.verification(r), logger });
+  // a failed start must release the store's connections, or they keep the process alive
+  const auth = await buildAuthenticator(config.auth, { onVerification: (r) => metrics.verification(r), logger })
+    .catch(async (err: unknown) => { await store.close(); throw err; });
   const upstreams = buildUpstreamPools(config.upstreams);
   const tunnel = createWebSocketTunnel((err, upstream) => {
     metrics.upstreamError(upstream, 'websocket');
@@ -101,8 +103,15 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const ready = { policy: () => policy !== undefined, store: () => store.healthy(), keys: () => auth.ready(), upstreams: () => upstreams.size > 0 };
   const ops = createOpsServer(metrics, Object.entries(ready).map(([name, ok]) => ({ name, ok })));
 
-  await listen(server, config.listen.host, config.listen.port);
-  await listen(ops, config.ops.host, config.ops.port);
+  try {
+    await listen(server, config.listen.host, config.listen.port);
+    await listen(ops, config.ops.host, config.ops.port);
+  } catch (err) {
+    server.close();
+    auth.close();
+    await Promise.allSettled([closeUpstreamPools(upstreams), store.close()]);
+    throw err;
+  }
 
   const watchers: FSWatcher[] = [];
   if (config.policy.watch) {
