@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
-import type { RecordFacts } from '../policy/index.js';
+import type { RecordFacts, RecordRelation } from '../policy/index.js';
 import { cacheKey } from './redis-keys.js';
 import type { Invalidation, InvalidationFeed } from './invalidation.js';
 import type { AssignmentStore, MemberRecord, StoreHooks } from './types.js';
@@ -35,6 +35,13 @@ export class CachedAssignmentStore implements AssignmentStore {
   private readonly inflight = new Map<string, Flight>();
   private readonly now: () => number;
   private trusted: boolean;
+  /**
+   * Present when the backend has it. Not cached: writes publish the record's
+   * key, not the principal's reverse sets, so a cached set could not be
+   * invalidated. One backend read per list request; a failure is
+   * store_unavailable (fail closed, no stale answer).
+   */
+  readonly getPrincipalRecords?: (principal: string, resource: string, relation: RecordRelation) => Promise<ReadonlySet<string>>;
 
   constructor(
     private readonly backend: AssignmentStore,
@@ -47,6 +54,12 @@ export class CachedAssignmentStore implements AssignmentStore {
     this.now = opts.now ?? (() => performance.now());
     // with no feed nothing reports writes, and the TTL alone bounds staleness
     this.trusted = feed === null;
+    const principalRecords = backend.getPrincipalRecords?.bind(backend);
+    if (principalRecords) {
+      this.getPrincipalRecords = (principal, resource, relation) => Promise.resolve().then(() => principalRecords(principal, resource, relation)).catch((err: unknown) => {
+        throw err instanceof GatewayError ? err : new GatewayError('store_unavailable', (err as Error)?.message, undefined, { cause: err });
+      });
+    }
     feed?.start({
       message: (inv) => this.apply(inv),
       subscribed: () => { this.flush(); this.trusted = true; },

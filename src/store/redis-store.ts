@@ -1,5 +1,5 @@
 import { GatewayError } from '../errors.js';
-import type { RecordFacts } from '../policy/index.js';
+import type { RecordFacts, RecordRelation } from '../policy/index.js';
 import type { RedisClient } from './redis-connection.js';
 import { decodeMember } from './redis-codec.js';
 import type { KeyModel } from './redis-keys.js';
@@ -40,6 +40,12 @@ export class RedisAssignmentStore implements AssignmentStore {
       const [known, groups] = execResults(await this.client.multi().sismember(this.keys.partners, partner).smembers(this.keys.partnerGroups(partner)).exec());
       return known === 1 ? Object.freeze((groups as string[]).sort()) : null;
     });
+  }
+
+  /** Ids of `resource` records the principal is assigned to / collaborates on: one SMEMBERS of the reverse index. */
+  getPrincipalRecords(principal: string, resource: string, relation: RecordRelation): Promise<ReadonlySet<string>> {
+    const key = this.keys.userRecords(principal, relation === 'assigned' ? 'assigned' : 'collaborates', resource);
+    return this.run('relations', async () => new Set(await this.client.smembers(key)));
   }
 
   /** Ids of `resource` records the user is assigned to or collaborates on: one command, thanks to the reverse index. */

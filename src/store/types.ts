@@ -1,4 +1,4 @@
-import type { MemberStatus, RecordFacts } from '../policy/index.js';
+import type { MemberStatus, RecordFacts, RecordRelation } from '../policy/index.js';
 
 export interface MemberRecord {
   readonly id: string;
@@ -29,6 +29,8 @@ export interface AssignmentStore {
   getMember(id: string): MaybePromise<MemberRecord | null>;
   getRelations(ref: string): MaybePromise<RecordFacts | null>;
   getPartnerGroups(partner: string): MaybePromise<readonly string[] | null>;
+  /** Optional (stores that keep the reverse direction): ids of `resource` records the principal has `relation` to, in one read; list filtering uses it. */
+  getPrincipalRecords?(principal: string, resource: string, relation: RecordRelation): MaybePromise<ReadonlySet<string>>;
   /** true when reads can be served (for /readyz). */
   healthy(): boolean;
   close(): Promise<void>;
