@@ -38,7 +38,7 @@ export async function forwardFiltered(
     const type = String(responseHeaders['content-type'] ?? '');
     const encoding = String(responseHeaders['content-encoding'] ?? 'identity');
     if (!/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type) || encoding !== 'identity') {
-      up.body.destroy();
+      discard(up.body);
       throw new GatewayError('list_unfilterable', `content-type "${type}", content-encoding "${encoding}"`);
     }
     const text = await readCapped(up.body, shape.maxBytes);
@@ -90,10 +90,17 @@ async function readCapped(body: AsyncIterable<Buffer>, max: number): Promise<str
   for await (const chunk of body) {
     size += chunk.length;
     if (size > max) {
-      (body as unknown as { destroy(): void }).destroy();
+      discard(body);
       throw new GatewayError('list_too_large', `body > ${max} bytes`);
     }
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Drops an upstream body we will not read. undici's destroy() without an error emits 'error' (RequestAbortedError): swallow it, or it is an uncaught exception. */
+function discard(body: unknown): void {
+  const b = body as { on(ev: 'error', f: () => void): void; destroy(): void };
+  b.on('error', () => {});
+  b.destroy();
 }

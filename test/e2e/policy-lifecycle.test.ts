@@ -49,7 +49,7 @@ const BROKEN_UNKNOWN = withTester('lc-broken-2', '"nosuch:read"')
   .split('\n').filter((l) => !l.includes('/probe/') && !l.includes('/dead/') && !l.includes('/slow/')).join('\n');
 
 describe('hot reload under load', () => {
-  test('a stream of good and broken edits never fails a request; the last good file wins', async () => {
+  test('a stream of good and broken edits never fails a request; the last good file wins', async (t) => {
     const gw = await startTestGateway({ policy: POLICY_A, seed: SEED_WITH_TESTER, log: 'silent', config: (c) => { c.policy.watch = true; } });
     const pool = new Pool(gw.url, { connections: 8 });
     try {
@@ -108,6 +108,7 @@ describe('hot reload under load', () => {
         assert.equal(res.json.reason, 'not_granted');
       }
       const text = await scrape(gw.opsUrl);
+      t.diagnostic(`outcomes ${JSON.stringify(Object.fromEntries(statuses))}; reloads success=${metric(text, 'rolegate_policy_reloads_total', { result: 'success' })} failure=${metric(text, 'rolegate_policy_reloads_total', { result: 'failure' })}`);
       assert.ok((metric(text, 'rolegate_policy_reloads_total', { result: 'failure' }) ?? 0) > 0, 'failed reloads counted');
       assert.ok((metric(text, 'rolegate_policy_reloads_total', { result: 'success' }) ?? 0) > 0, 'successful reloads counted');
       assert.equal(metric(text, 'rolegate_policy_info', { version: 'lc-B' }), 1);

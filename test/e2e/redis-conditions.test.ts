@@ -13,9 +13,10 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { startGateway, type RunningGateway } from '../../src/main.js';
-import { AssignmentWriter } from '../../src/store/index.js';
+import { AssignmentWriter, buildAssignmentStore } from '../../src/store/index.js';
+import { GatewayError } from '../../src/errors.js';
 import { http, bearer } from '../helpers/gateway.js';
-import { httpGet, redisConfig, sleep, startRedis, testSigner, type TestRedis } from '../helpers/redis.js';
+import { freePort, httpGet, quietLogger, recordingStoreHooks, redisConfig, sleep, startRedis, storeOnlyConfig, testSigner, untilHealthy, type TestRedis } from '../helpers/redis.js';
 
 const POLICY = `
 version: "conditions-1"
@@ -201,5 +202,25 @@ log: { level: warn, decisions: false }
     const r = await call('u-list', 'GET', '/api/deals?bad=type');
     assert.equal(r.status, 200);
     assert.equal(r.text, '<html>deals</html>');
+  });
+
+  test('the gateway store reads principal record sets from the reverse index, and fails closed', async () => {
+    const store = buildAssignmentStore(storeOnlyConfig(redisConfig(redis.url)), recordingStoreHooks().hooks, quietLogger);
+    try {
+      await untilHealthy(store);
+      assert.ok(store.getPrincipalRecords, 'the cached Redis store implements getPrincipalRecords');
+      await writer.setRelations('deals/d7', { assignees: ['u-x'], collaborators: ['u-y'] });
+      assert.deepEqual([...await store.getPrincipalRecords('u-x', 'deals', 'assigned')], ['d7']);
+      assert.deepEqual([...await store.getPrincipalRecords('u-x', 'deals', 'collaborator')], []);
+      assert.deepEqual([...await store.getPrincipalRecords('u-y', 'deals', 'collaborator')], ['d7']);
+    } finally {
+      await store.close();
+    }
+    const dead = buildAssignmentStore(storeOnlyConfig(redisConfig(`redis://127.0.0.1:${await freePort()}`, { connect_timeout_ms: 200, command_timeout_ms: 200 })), recordingStoreHooks().hooks, quietLogger);
+    try {
+      await assert.rejects(async () => dead.getPrincipalRecords!('u-x', 'deals', 'assigned'), (e: unknown) => e instanceof GatewayError && e.reason === 'store_unavailable');
+    } finally {
+      await dead.close();
+    }
   });
 });
