@@ -3,6 +3,8 @@ import type { HeadersConfig } from '../config/index.js';
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus proxy-era ones: never forwarded in either direction. */
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
 
+const HOP_BY_HOP_SET: ReadonlySet<string> = new Set(HOP_BY_HOP);
+
 /**
  * Client copies of headers an upstream may trust for identity, client address
  * or routing, and method overrides that would change what was authorized.
@@ -78,14 +80,21 @@ export function compileHeaderHygiene(cfg: HeadersConfig) {
       if (conn.host !== undefined) out.push('x-forwarded-host', conn.host);
       return out;
     },
-    /** Upstream response headers minus hop-by-hop ones; mutates and returns the object undici handed over. */
-    response(headers: Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
+    /**
+     * Upstream response headers minus hop-by-hop ones and those the upstream's
+     * Connection lists, as a new object. Built rather than `delete`d from undici's
+     * object: deleting turns it into a slow dictionary that writeHead then walks.
+     */
+    response(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
       const conn = headers.connection;
-      if (conn !== undefined) {
-        for (const t of String(conn).split(',')) delete headers[t.trim().toLowerCase()];
+      const listed = conn === undefined ? null : String(conn).toLowerCase().split(',').map((t) => t.trim());
+      const out: Record<string, string | string[]> = {};
+      for (const name in headers) {
+        const v = headers[name];
+        if (v === undefined || HOP_BY_HOP_SET.has(name) || (listed !== null && listed.includes(name))) continue;
+        out[name] = v;
       }
-      for (const h of HOP_BY_HOP) if (h in headers) delete headers[h];
-      return headers;
+      return out;
     },
   };
 }
