@@ -3,10 +3,10 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { GatewayError, errorBody, statusOf, type Reason } from './errors.js';
 import type { Config } from './config/index.js';
-import type { Authenticator, VerifiedToken } from './auth/index.js';
+import type { Authenticator } from './auth/index.js';
 import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute } from './routes/index.js';
-import { decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
-import type { AssignmentStore, MemberRecord } from './store/index.js';
+import { assemblePrincipal, HEADER_SAFE, decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
+import type { AssignmentStore } from './store/index.js';
 import { forward, forwardFiltered, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
 import type { GatewayMetrics, Logger, DecisionLog, DecisionLogEntry } from './ops/index.js';
 
@@ -49,7 +49,6 @@ interface Trace {
 }
 
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
 
 /**
  * The request pipeline in order: canonicalize -> map -> authenticate ->
@@ -93,7 +92,7 @@ export function createGateway(s: GatewayStages) {
 
     const reading = s.store.getMember(token.subject);
     const member = reading instanceof Promise ? await reading : reading;
-    const principal = assemblePrincipal(token, member);
+    const principal = assemblePrincipal(token.subject, token.claims, member, claimNames);
     const pending = resolveTarget(policy, match, method, s.store);
     const target = pending instanceof Promise ? await pending : pending;
     const action = target.action;
@@ -137,18 +136,6 @@ export function createGateway(s: GatewayStages) {
       request_id: trace.id, trace_id: trace.traceId, method: trace.method, path, route: trace.route, resource: trace.resource, action: trace.action,
       principal: { id: p?.id ?? trace.principal ?? '', kind: p?.kind, org: p?.org, roles: p?.roles ?? [], groups: p?.groups ?? [], status: p?.status ?? 'unknown' },
       decision: reason === 'allow' || reason === 'filter' ? 'allow' : 'deny', reason,
-    };
-  }
-
-  /** Identity from the token; roles, groups, status from the store; org and kind from the token when it has them. */
-  function assemblePrincipal(token: VerifiedToken, member: MemberRecord | null): Principal {
-    return {
-      id: token.subject,
-      status: member?.status ?? 'unknown',
-      org: claimString(token, claimNames.org) ?? member?.org,
-      kind: claimString(token, claimNames.kind) ?? member?.kind,
-      roles: member?.roles ?? [],
-      groups: claimGroups(token, claimNames.groups, member?.groups ?? []),
     };
   }
 
@@ -243,22 +230,6 @@ export function createGateway(s: GatewayStages) {
 /** RFC 6750 §3.1: a request that presented no token gets no error code. */
 function wwwAuthenticate(reason: Reason): string {
   return reason === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${reason}"`;
-}
-
-function claimString(token: VerifiedToken, name: string): string | undefined {
-  const v = token.claims[name];
-  if (v === undefined || v === null) return undefined;
-  // claim values travel upstream as headers: refuse what a header cannot carry safely
-  if (typeof v !== 'string' || !HEADER_SAFE.test(v)) throw new GatewayError('invalid_claim', `claim "${name}" is not a header-safe string`);
-  return v;
-}
-
-/** Groups from the store, plus the token's groups claim when the IdP sends one. */
-function claimGroups(token: VerifiedToken, name: string, stored: readonly string[]): readonly string[] {
-  const v = token.claims[name];
-  if (v === undefined || v === null) return stored;
-  if (!Array.isArray(v) || !v.every((g) => typeof g === 'string' && HEADER_SAFE.test(g))) throw new GatewayError('invalid_claim', `claim "${name}" is not a list of group names`);
-  return stored.length === 0 ? v as string[] : [...stored, ...(v as string[])];
 }
 
 function effectiveRoles(policy: CompiledPolicy, p: Principal): string {

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isGatewayError, REASONS } from '../errors.js';
-import { assemblePrincipal, judgeAccess, type AccessVerdict, type Condition, type RoleRef } from '../policy/index.js';
+import { explainPrincipal, judgeAccess, type AccessVerdict, type Condition, type RoleRef } from '../policy/index.js';
 import { configPath, loadConfigAndPolicy, openAnalysisStore, parseClaims, relative, table } from './analysis.js';
 import { out, UsageError } from './output.js';
 
@@ -26,7 +26,7 @@ export async function access(argv: string[]): Promise<number> {
   try { member = await store.getMember(id); } finally { await store.close(); }
   let assembled;
   try {
-    assembled = assemblePrincipal(id, claims, member, config.auth.jwt.claims);
+    assembled = explainPrincipal(id, claims, member, config.auth.jwt.claims);
   } catch (e) {
     if (isGatewayError(e)) throw new UsageError(`--claims: ${e.message}`);
     throw e;

@@ -48,7 +48,7 @@ export async function diff(argv: string[]): Promise<number> {
       const store = await openAnalysisStore(config);
       storeDescription = store.description;
       try {
-        members = (await store.listMembers()).map((m) => assemblePrincipal(m.id, {}, m, config!.auth.jwt.claims).principal);
+        members = (await store.listMembers()).map((m) => assemblePrincipal(m.id, {}, m, config!.auth.jwt.claims));
       } finally {
         await store.close();
       }

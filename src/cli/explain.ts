@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { isGatewayError } from '../errors.js';
-import { assemblePrincipal, explainRefusal, explainRequest, type Explanation, type RoleTrace } from '../policy/index.js';
+import { explainPrincipal, explainRefusal, explainRequest, type Explanation, type RoleTrace } from '../policy/index.js';
 import { configPath, loadConfigAndPolicy, openAnalysisStore, parseClaims, relative } from './analysis.js';
 import { out, UsageError } from './output.js';
 
@@ -34,7 +34,7 @@ export async function explain(argv: string[]): Promise<number> {
     const member = await store.getMember(values.as);
     let assembled;
     try {
-      assembled = assemblePrincipal(values.as, claims, member, config.auth.jwt.claims);
+      assembled = explainPrincipal(values.as, claims, member, config.auth.jwt.claims);
     } catch (e) {
       if (!isGatewayError(e)) throw e;
       assembled = undefined;

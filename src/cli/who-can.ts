@@ -40,7 +40,7 @@ export async function whoCan(argv: string[]): Promise<number> {
     query = await accessQuery(store, values.org, values.record);
     rows = [];
     for (const m of await store.listMembers()) {
-      const { principal } = assemblePrincipal(m.id, {}, m, config.auth.jwt.claims);
+      const principal = assemblePrincipal(m.id, {}, m, config.auth.jwt.claims);
       const verdict = judgeAccess(policy, principal, perm, query);
       if (verdict.access !== 'denied' || values.all) rows.push({ member: { id: m.id, status: m.status, kind: m.kind ?? null, org: m.org ?? null, email: m.email ?? null }, verdict });
     }

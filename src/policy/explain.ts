@@ -10,6 +10,8 @@ import { GatewayError, isGatewayError, REASONS } from '../errors.js';
 import { canonicalPath, hasMethodOverrideParam, type CanonicalOptions, type CompiledRoute } from '../routes/index.js';
 import { conditionHolds, decide, type Decision, type DecideTracer, type RoleOutcome, type RoleVia } from './decide.js';
 import { resolveTarget, type FactSource } from './resolve-target.js';
+import { assemblePrincipal as assembleGatewayPrincipal, claimGroups, claimString, type MemberFacts } from './principal.js';
+export type { MemberFacts } from './principal.js';
 import type { Audience, CompiledPolicy, Condition, Exclusion, MemberStatus, Principal, RecordFacts, Target } from './types.js';
 
 export const ALL_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
@@ -279,44 +281,19 @@ function targetView(policy: CompiledPolicy, t: Target, recordRef: string | undef
 // ---------------------------------------------------------------------------
 // The principal, as the gateway assembles it
 
-/** A store member as far as a decision needs it (structurally a store MemberRecord). */
-export interface MemberFacts {
-  readonly status: MemberStatus;
-  readonly roles: readonly string[];
-  readonly groups: readonly string[];
-  readonly org?: string | undefined;
-  readonly kind?: string | undefined;
-}
 export interface PrincipalSources { status: string; org: string; kind: string; roles: string; groups: string }
 
-const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
-
 /**
- * The gateway's rule (gateway.ts): identity from the token, status, roles and
- * groups from the store, org and kind from the token's claims when present,
- * groups from the store plus the token's groups claim. Throws
- * GatewayError('invalid_claim') where the gateway would. Also says where each
- * field came from.
+ * The gateway's principal (see principal.ts), plus where each field came from.
+ * Throws GatewayError('invalid_claim') where the gateway would.
  */
-export function assemblePrincipal(id: string, claims: Readonly<Record<string, unknown>>, member: MemberFacts | null, names: Pick<ClaimNames, 'org' | 'kind' | 'groups'>): { principal: Principal; sources: PrincipalSources } {
+export function explainPrincipal(id: string, claims: Readonly<Record<string, unknown>>, member: MemberFacts | null, names: Pick<ClaimNames, 'org' | 'kind' | 'groups'>): { principal: Principal; sources: PrincipalSources } {
+  const principal = assembleGatewayPrincipal(id, claims, member, names);
   const org = claimString(claims, names.org);
   const kind = claimString(claims, names.kind);
-  const groupsClaim = claims[names.groups];
-  if (groupsClaim !== undefined && groupsClaim !== null
-    && (!Array.isArray(groupsClaim) || !groupsClaim.every((g) => typeof g === 'string' && HEADER_SAFE.test(g)))) {
-    throw new GatewayError('invalid_claim', `claim "${names.groups}" is not a list of group names`);
-  }
-  const claimGroups = (groupsClaim ?? []) as string[];
+  const fromClaim = claimGroups(claims, names.groups) ?? [];
   const stored = member?.groups ?? [];
   const fromStore = member ? 'store' : 'not in store';
-  const principal: Principal = {
-    id,
-    status: member?.status ?? 'unknown',
-    org: org ?? member?.org,
-    kind: kind ?? member?.kind,
-    roles: member?.roles ?? [],
-    groups: claimGroups.length === 0 ? stored : stored.length === 0 ? claimGroups : [...stored, ...claimGroups],
-  };
   const field = (claim: string | undefined, name: string, storeValue: string | undefined) =>
     claim !== undefined ? `claim ${name}` : storeValue !== undefined ? 'store' : `none (no claim ${name}, not in store)`;
   return {
@@ -326,16 +303,9 @@ export function assemblePrincipal(id: string, claims: Readonly<Record<string, un
       org: field(org, names.org, member?.org),
       kind: field(kind, names.kind, member?.kind),
       roles: fromStore,
-      groups: claimGroups.length && stored.length ? `store + claim ${names.groups}` : claimGroups.length ? `claim ${names.groups}` : fromStore,
+      groups: fromClaim.length && stored.length ? `store + claim ${names.groups}` : fromClaim.length ? `claim ${names.groups}` : fromStore,
     },
   };
-}
-
-function claimString(claims: Readonly<Record<string, unknown>>, name: string): string | undefined {
-  const v = claims[name];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || !HEADER_SAFE.test(v)) throw new GatewayError('invalid_claim', `claim "${name}" is not a header-safe string`);
-  return v;
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ export type * from './types.js';
 export { resolveTarget, type FactSource, type ResolvedTarget } from './resolve-target.js';
 export { buildRecordFilter, type RecordSetSource, type RecordRelation } from './record-filter.js';
 export {
-  explainRequest, explainRefusal, assemblePrincipal, judgeAccess, rolesHolding, conditionWhy, routeParams, ALL_METHODS,
+  explainRequest, explainRefusal, explainPrincipal, judgeAccess, rolesHolding, conditionWhy, routeParams, ALL_METHODS,
   type Explanation, type ExplainOptions, type RoleTrace, type AlternativeTrace, type ConditionTrace, type PrincipalView,
   type PrincipalSources, type MemberFacts, type AccessQuery, type AccessVerdict, type Access, type RoleRef,
 } from './explain.js';
@@ -13,3 +13,4 @@ export { policySchema } from './schema.js';
 export { suiteSchema } from './test-suite.js';
 export { diffPolicies, compareGrants, normalizeGrant, routeView, type PolicyDiff, type Grant, type RoleChange, type RightChange, type AttributeChange, type MappingChange, type RouteChange, type RouteView, type MemberChange, type MemberRight } from './diff.js';
 export { parseDecisionRecord, readDecisionLog, decisionRecordSchema, DecisionRecordError, type DecisionRecord, type DecisionPrincipal } from './decision-record.js';
+export { assemblePrincipal, HEADER_SAFE, type PrincipalClaimNames } from './principal.js';

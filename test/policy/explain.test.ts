@@ -7,7 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  assemblePrincipal, decide, explainRequest, judgeAccess, loadPolicy, type CompiledPolicy, type DecideTracer, type FactSource, type Principal,
+  explainPrincipal, decide, explainRequest, judgeAccess, loadPolicy, type CompiledPolicy, type DecideTracer, type FactSource, type Principal,
 } from '../../src/policy/index.js';
 import { GatewayError } from '../../src/errors.js';
 import { loadSeed, MemoryAssignmentStore } from '../../src/store/index.js';
@@ -27,7 +27,7 @@ after(() => ws.close());
 
 const NAMES = { org: 'org_id', kind: 'kind', groups: 'groups' };
 function principal(id: string, claims: Record<string, unknown> = {}): Principal {
-  return assemblePrincipal(id, claims, store.getMember(id), NAMES).principal;
+  return explainPrincipal(id, claims, store.getMember(id), NAMES).principal;
 }
 const explain = (id: string, method: string, path: string, opts = {}) => explainRequest(policy, principal(id), method, path, store, opts);
 
@@ -164,21 +164,21 @@ describe('explain: the allow and each deny reason', () => {
   });
 });
 
-describe('assemblePrincipal: the gateway rule', () => {
+describe('explainPrincipal: the gateway rule, with sources', () => {
   test('org and kind from claims win over the store; groups add up', () => {
-    const a = assemblePrincipal('u-pat', { org_id: 'p-7', groups: ['apac'] }, store.getMember('u-pat'), NAMES);
+    const a = explainPrincipal('u-pat', { org_id: 'p-7', groups: ['apac'] }, store.getMember('u-pat'), NAMES);
     assert.equal(a.principal.org, 'p-7');
     assert.equal(a.principal.kind, 'partner');
     assert.deepEqual(a.principal.groups, ['apac']);
     assert.equal(a.sources.org, 'claim org_id');
     assert.equal(a.sources.kind, 'store');
-    const b = assemblePrincipal('u-ed', { groups: ['apac'] }, store.getMember('u-ed'), NAMES);
+    const b = explainPrincipal('u-ed', { groups: ['apac'] }, store.getMember('u-ed'), NAMES);
     assert.deepEqual(b.principal.groups, ['emea', 'apac']);
   });
 
   test('a claim the gateway would refuse throws invalid_claim', () => {
-    assert.throws(() => assemblePrincipal('u', { org_id: 42 }, null, NAMES), (e: unknown) => e instanceof GatewayError && e.reason === 'invalid_claim');
-    assert.throws(() => assemblePrincipal('u', { groups: 'emea' }, null, NAMES), (e: unknown) => e instanceof GatewayError && e.reason === 'invalid_claim');
+    assert.throws(() => explainPrincipal('u', { org_id: 42 }, null, NAMES), (e: unknown) => e instanceof GatewayError && e.reason === 'invalid_claim');
+    assert.throws(() => explainPrincipal('u', { groups: 'emea' }, null, NAMES), (e: unknown) => e instanceof GatewayError && e.reason === 'invalid_claim');
   });
 });
 
