@@ -42,7 +42,7 @@ async function measure(t: RunningTarget, upstreamPid: number, run: (w: Window) =
 
 function describeRun(name: string, what: string, m: Measured): string {
   const bad = m.load.non2xx + m.load.errors + m.load.timeouts;
-  return `  ${name.padEnd(11)} ${what.padEnd(12)} ${Math.round(m.load.rps).toString().padStart(6)} req/s  `
+  return `  ${name.padEnd(15)} ${what.padEnd(12)} ${Math.round(m.load.rps).toString().padStart(6)} req/s  `
     + `${m.cpuUsPerReq.toFixed(1).padStart(6)} µs/req  p50 ${m.load.p50Ms.toFixed(2)} ms  p99 ${m.load.p99Ms.toFixed(2)} ms`
     + `${m.load.maxSendLagMs !== undefined ? `  send lag ≤ ${m.load.maxSendLagMs.toFixed(1)} ms` : ''}`
     + `${bad > 0 ? `  ⚠ ${bad} bad (${JSON.stringify(m.load.statusCodes)}, errors ${m.load.errors}, timeouts ${m.load.timeouts})` : ''}`;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort, hasTaskset, killAllNow, pinSelf, spawnChild, stopAll, waitReadyOrStop } from './child.js';
 import type { Child } from './child.js';
 import { machineFacts } from './machine.js';
+import { microTable, runMicro } from './micro-run.js';
 import { checkTarget, fixedRate, saturationRounds, say, smokeLoad } from './measure.js';
 import type { Live } from './measure.js';
 import { treePeakRssKb } from './proc-stats.js';
@@ -98,12 +99,17 @@ async function main(): Promise<number> {
 
   if (s.mode === 'smoke') {
     failures += await smokeLoad(ready, upstream.pid, headers);
+    const micro = runMicro(benchDist, 0.02);
+    if ('error' in micro) { failures++; say(`  micro: ${micro.error}`); } else say(`  micro: ${micro.rows.map((r) => `${r.name} ${r.p50Ns} ns/op`).join(', ')}`);
   } else {
     await saturationRounds(s, ready, upstream.pid, headers);
     await fixedRate(s, ready, upstream.pid, headers);
     for (const l of ready) if (l.running) l.result.peakRssKb = treePeakRssKb(l.running.pid);
+    say('micro-benchmarks...');
+    const micro = runMicro(benchDist, 1);
+    say(microTable(micro));
     facts.loadAvgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
-    const info = { settings: s, facts, pinning: pinning.text, date: new Date().toISOString(), results: lives.map((l) => l.result) };
+    const info = { settings: s, facts, pinning: pinning.text, date: new Date().toISOString(), results: lives.map((l) => l.result), micro };
     const report = renderReport(info);
     say(`\n${report}`);
     say(`wrote ${writeResults(join(repoRoot, 'bench'), info, report)} and bench/RESULTS.md`);

@@ -90,5 +90,5 @@ export function estimateS(s: Settings): number {
   if (s.mode === 'smoke') return 15;
   const n = s.targets.length;
   const fixed = s.fixedRounds * n * PAYLOADS.length * (s.fixedS * 1.25 + 0.1); // + the paced client's pre-roll
-  return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + fixed + 10;
+  return s.rounds * n * (s.warmupS + PAYLOADS.length * s.durationS) + fixed + 10 + 5; // + 5: micro-benchmarks
 }

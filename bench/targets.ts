@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { freePort, spawnChild, waitReadyOrStop } from './child.js';
 import type { Child } from './child.js';
 import { nginxBinary, startNginx } from './nginx.js';
-import { rolegateDenies, rolegateUnavailable, startRolegate } from './rolegate.js';
+import { redisServerBinary, rolegateDenies, rolegateUnavailable, startRolegate } from './rolegate.js';
 import type { TokenKit } from './tokens.js';
 
 export interface TargetContext {
@@ -77,7 +77,20 @@ export const TARGETS: TargetSpec[] = [
     start: (ctx) => startRolegate(ctx, 'rolegate', {}),
     extraCheck: rolegateDenies,
   },
-  // Later: { name: 'rolegate-redis', ..., start: (ctx) => startRolegate(ctx, 'rolegate-redis', { storeYaml: '  redis: ...\n' }) },
+  {
+    name: 'rolegate-redis',
+    description: 'rolegate as above, Redis member store (local redis-server, not counted) behind the in-process cache',
+    unavailable: (ctx) => rolegateUnavailable(ctx) ?? (redisServerBinary() === undefined ? 'redis-server not installed' : undefined),
+    start: (ctx) => startRolegate(ctx, 'rolegate-redis', { redis: true }),
+    extraCheck: rolegateDenies,
+  },
+  {
+    name: 'rolegate-shadow',
+    description: 'rolegate as above, plus a shadow candidate policy (one grant differs) evaluated on every request',
+    unavailable: rolegateUnavailable,
+    start: (ctx) => startRolegate(ctx, 'rolegate-shadow', { shadow: true }),
+    extraCheck: rolegateDenies,
+  },
 ];
 
 /** The reference rows for the ratio columns. */
