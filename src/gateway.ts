@@ -142,7 +142,8 @@ export function createGateway(s: GatewayStages) {
   function log(trace: Trace, status: number, level: 'info' | 'warn' | 'error' = 'info', err?: unknown): void {
     const seconds = (performance.now() - trace.start) / 1000;
     const decision = trace.reason === 'allow' ? 'allow' : 'deny';
-    metrics.request(trace.route, trace.method, decision, status, seconds);
+    // the method label stays bounded: anything outside http.methods (405s) is counted as OTHER
+    metrics.request(trace.route, methods.has(trace.method) ? trace.method : 'OTHER', decision, status, seconds);
     if (!config.log.decisions && level === 'info') return;
     logger[level]({
       request_id: trace.id, trace_id: trace.traceId, method: trace.method, route: trace.route, resource: trace.resource || undefined,

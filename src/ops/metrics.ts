@@ -20,7 +20,7 @@ export class GatewayMetrics {
   readonly policyReloads = new Counter({ name: 'rolegate_policy_reloads_total', help: 'Policy reloads, by result (success or failure).', labelNames: ['result'] as const, registers: [this.registry] });
   readonly policyLastReload = new Gauge({ name: 'rolegate_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load.', registers: [this.registry] });
   private readonly shadowDecisions = new Counter({ name: 'rolegate_shadow_decisions_total', help: 'Decisions of the shadow (candidate) policy beside the live one, by resource, action, live and candidate decision.', labelNames: ['resource', 'action', 'live', 'candidate'] as const, registers: [this.registry] });
-  private readonly children = new Map<string, { inc(): void } | { observe(v: number): void }>();
+  private readonly children = new Map<string, unknown>();
   private readonly storeCache = new Counter({ name: 'rolegate_store_cache_total', help: 'Assignment store reads, by result: hit (answered from this instance), miss (read from the store), stale (expired entry served because the store failed).', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly storeErrors = new Counter({ name: 'rolegate_store_errors_total', help: 'Assignment store failures, by operation (member, relations, partner, subscribe).', labelNames: ['op'] as const, registers: [this.registry] });
   private readonly storeDuration = new Histogram({ name: 'rolegate_store_request_duration_seconds', help: 'Time of assignment store reads that went to the store (cache misses), by operation.', labelNames: ['op'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -35,45 +35,34 @@ export class GatewayMetrics {
     }
   }
 
+  /** The label child for `key`, made once: the hot path does one Map lookup instead of prom-client's label hashing. */
+  private child<T>(key: string, make: () => T): T {
+    let c = this.children.get(key) as T | undefined;
+    if (c === undefined) this.children.set(key, (c = make()) as never);
+    return c;
+  }
+
   request(route: string, method: string, decision: string, code: number, seconds: number): void {
-    const key = `r\0${route}\0${method}\0${decision}\0${code}`;
-    let c = this.children.get(key) as { inc(): void } | undefined;
-    if (!c) this.children.set(key, (c = this.requests.labels(route, method, decision, String(code))));
-    c.inc();
-    const hk = `d\0${route}`;
-    let h = this.children.get(hk) as { observe(v: number): void } | undefined;
-    if (!h) this.children.set(hk, (h = this.duration.labels(route)));
-    h.observe(seconds);
+    this.child(`r\0${route}\0${method}\0${decision}\0${code}`, () => this.requests.labels(route, method, decision, String(code))).inc();
+    this.child(`d\0${route}`, () => this.duration.labels(route)).observe(seconds);
   }
 
   decision(resource: string, action: string, decision: string, reason: string): void {
-    const key = `a\0${resource}\0${action}\0${reason}`;
-    let c = this.children.get(key) as { inc(): void } | undefined;
-    if (!c) this.children.set(key, (c = this.decisions.labels(resource, action, decision, reason)));
-    c.inc();
+    this.child(`a\0${resource}\0${action}\0${reason}`, () => this.decisions.labels(resource, action, decision, reason)).inc();
   }
 
   upstream(upstream: string, seconds: number): void {
-    const key = `u\0${upstream}`;
-    let h = this.children.get(key) as { observe(v: number): void } | undefined;
-    if (!h) this.children.set(key, (h = this.upstreamDuration.labels(upstream)));
-    h.observe(seconds);
+    this.child(`u\0${upstream}`, () => this.upstreamDuration.labels(upstream)).observe(seconds);
   }
 
   shadow(resource: string, action: string, live: string, candidate: string): void {
-    const key = `s\0${resource}\0${action}\0${live}\0${candidate}`;
-    let c = this.children.get(key) as { inc(): void } | undefined;
-    if (!c) this.children.set(key, (c = this.shadowDecisions.labels(resource, action, live, candidate)));
-    c.inc();
+    this.child(`s\0${resource}\0${action}\0${live}\0${candidate}`, () => this.shadowDecisions.labels(resource, action, live, candidate)).inc();
   }
 
   upstreamError(upstream: string, kind: string): void { this.upstreamErrors.labels(upstream, kind).inc(); }
 
   verification(result: string): void {
-    const key = `v\0${result}`;
-    let c = this.children.get(key) as { inc(): void } | undefined;
-    if (!c) this.children.set(key, (c = this.verifications.labels(result)));
-    c.inc();
+    this.child(`v\0${result}`, () => this.verifications.labels(result)).inc();
   }
 
   /** The store's metric hooks; children are resolved once so a cache hit costs one increment. */

@@ -12,7 +12,7 @@ import { conditionHolds, decide, type Decision, type DecideTracer, type RoleOutc
 import { resolveTarget, type FactSource } from './resolve-target.js';
 import { assemblePrincipal as assembleGatewayPrincipal, claimGroups, claimString, type MemberFacts } from './principal.js';
 export type { MemberFacts } from './principal.js';
-import type { Audience, CompiledPolicy, Condition, Exclusion, MemberStatus, Principal, RecordFacts, Target } from './types.js';
+import type { Audience, CompiledPolicy, Condition, Exclusion, Principal, RecordFacts, Target } from './types.js';
 
 export const ALL_METHODS: readonly string[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 const DEFAULT_CANONICAL: CanonicalOptions = { emptySegments: 'reject', allowSemicolon: false, maxPathBytes: 4096 };
