@@ -9,3 +9,4 @@ export { createRedisClient, type RedisClient } from './redis-connection.js';
 export { RedisInvalidationFeed, parseInvalidation, type Invalidation, type InvalidationFeed } from './invalidation.js';
 export { InvalidAssignmentError, checkMemberPatch, checkRelationsPatch, parseRef, STATUSES, KINDS } from './ids.js';
 export type * from './types.js';
+export type * from './admin-types.js';

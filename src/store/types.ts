@@ -1,4 +1,5 @@
 import type { MemberStatus, RecordFacts, RecordRelation } from '../policy/index.js';
+import type { PolicyOverlay } from './admin-types.js';
 
 export interface MemberRecord {
   readonly id: string;
@@ -31,6 +32,10 @@ export interface AssignmentStore {
   getPartnerGroups(partner: string): MaybePromise<readonly string[] | null>;
   /** Optional (stores that keep the reverse direction): ids of `resource` records the principal has `relation` to, in one read; list filtering uses it. */
   getPrincipalRecords?(principal: string, resource: string, relation: RecordRelation): MaybePromise<ReadonlySet<string>>;
+  /** Custom roles and default-role overrides kept by the admin API (absent: the store keeps none). Read off the request path. */
+  getPolicyOverlay?(): Promise<PolicyOverlay>;
+  /** Calls `changed` whenever the overlay may have changed, on any instance, and after a reconnect (changes may have been missed). */
+  watchPolicyOverlay?(changed: () => void): void;
   /** true when reads can be served (for /readyz). */
   healthy(): boolean;
   close(): Promise<void>;
