@@ -16,7 +16,15 @@ export const configSchema = {
   properties: {
     listen: listen(8080),
     ops: listen(9090),
-    admin: { type: 'object', additionalProperties: false, required: ['port'], properties: listen(9091).properties },
+    admin: {
+      type: 'object', additionalProperties: false, required: ['port'],
+      properties: {
+        ...listen(9091).properties,
+        invite_ttl_s: positive(7 * 24 * 3600, 60),
+        max_body_bytes: positive(64 * 1024, 1024),
+        audit_max_entries: positive(10000, 100),
+      },
+    },
     upstreams: {
       type: 'object', minProperties: 1,
       propertyNames: { pattern: '^[A-Za-z0-9_-]+$' },

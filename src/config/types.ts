@@ -99,12 +99,21 @@ export interface DecisionLogConfig {
 
 export interface LogConfig { level: string; decisions: boolean; decision_log?: DecisionLogConfig }
 
+/** The admin API's own listener (off unless configured). */
+export interface AdminConfig extends ListenConfig {
+  /** How long an invitation stays acceptable unless the invite says otherwise. */
+  invite_ttl_s: number;
+  max_body_bytes: number;
+  /** Audit log bound: older entries are trimmed. */
+  audit_max_entries: number;
+}
+
 export interface Config {
   file: string;
   dir: string;
   listen: ListenConfig;
   ops: ListenConfig;
-  admin?: ListenConfig;
+  admin?: AdminConfig;
   upstreams: Record<string, UpstreamConfig>;
   auth: AuthConfig;
   policy: PolicyConfig;

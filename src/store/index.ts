@@ -10,3 +10,5 @@ export { RedisInvalidationFeed, parseInvalidation, type Invalidation, type Inval
 export { InvalidAssignmentError, checkMemberPatch, checkRelationsPatch, parseRef, STATUSES, KINDS } from './ids.js';
 export type * from './types.js';
 export type * from './admin-types.js';
+export { MemoryAdminStore } from './memory-admin-store.js';
+export { EMPTY_OVERLAY } from './memory-store.js';

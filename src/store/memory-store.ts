@@ -1,7 +1,9 @@
 import type { RecordFacts, RecordRelation } from '../policy/index.js';
+import type { PolicyOverlay } from './admin-types.js';
+import type { AssignmentStore, MemberRecord, StoreSeed } from './types.js';
 
 const EMPTY: ReadonlySet<string> = new Set();
-import type { AssignmentStore, MemberRecord, StoreSeed } from './types.js';
+export const EMPTY_OVERLAY: PolicyOverlay = Object.freeze({ roles: Object.freeze([]), defaultRoles: null, settingsRev: 0 });
 
 /** The zero-setup default: assignments held in this process, answered synchronously. */
 export class MemoryAssignmentStore implements AssignmentStore {
@@ -11,6 +13,8 @@ export class MemoryAssignmentStore implements AssignmentStore {
   private readonly partners = new Map<string, readonly string[]>();
   /** `principal\0resource\0relation` -> record ids: the reverse direction of `relations`, so a list filter is one read. */
   private readonly byPrincipal = new Map<string, Set<string>>();
+  private overlay: PolicyOverlay = EMPTY_OVERLAY;
+  private readonly overlayWatchers: (() => void)[] = [];
 
   constructor(seed?: StoreSeed) {
     if (!seed) return;
@@ -22,6 +26,8 @@ export class MemoryAssignmentStore implements AssignmentStore {
   getMember(id: string): MemberRecord | null { return this.members.get(id) ?? null; }
   getRelations(ref: string): RecordFacts | null { return this.relations.get(ref) ?? null; }
   getPartnerGroups(partner: string): readonly string[] | null { return this.partners.get(partner) ?? null; }
+  async getPolicyOverlay(): Promise<PolicyOverlay> { return this.overlay; }
+  watchPolicyOverlay(changed: () => void): void { this.overlayWatchers.push(changed); }
   healthy(): boolean { return true; }
   async close(): Promise<void> { /* nothing to release */ }
 
@@ -51,4 +57,10 @@ export class MemoryAssignmentStore implements AssignmentStore {
   }
 
   listMembers(): MemberRecord[] { return [...this.members.values()]; }
+
+  /** Replaces the admin overlay and tells the watchers (this process is every instance there is). */
+  setPolicyOverlay(overlay: PolicyOverlay): void {
+    this.overlay = overlay;
+    for (const w of this.overlayWatchers) w();
+  }
 }
