@@ -6,6 +6,8 @@ declare module 'autocannon' {
     url: string;
     method?: string;
     headers?: Record<string, string>;
+    /** Requests sent in turn; one with setupRequest is rebuilt (and may change) every time it is sent. */
+    requests?: { setupRequest?(req: Record<string, unknown>, context: Record<string, unknown>): Record<string, unknown> }[];
     connections?: number;
     pipelining?: number;
     duration?: number;

@@ -2,9 +2,12 @@
 // (autocannon's histogram keeps whole milliseconds, too coarse on loopback).
 import autocannon from 'autocannon';
 
+/** The same headers on every request, or a function called per request (e.g. cycling users' tokens). */
+export type RequestHeaders = Record<string, string> | (() => Record<string, string>);
+
 export interface LoadOpts {
   url: string;
-  headers: Record<string, string>;
+  headers: RequestHeaders;
   connections: number;
   /** Seconds; ignored when `amount` is set. */
   durationS: number;
@@ -52,9 +55,13 @@ export function runLoad(opts: LoadOpts): Promise<LoadResult> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     let guard: NodeJS.Timeout | undefined;
+    const perRequest = opts.headers;
     const inst = autocannon({
       url: opts.url,
-      headers: opts.headers,
+      // Per-request headers: autocannon rebuilds a request that has a setupRequest every time it sends it.
+      ...(typeof perRequest === 'function'
+        ? { requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, headers: perRequest() }) }] }
+        : { headers: perRequest }),
       connections: opts.connections,
       pipelining: 1,
       timeout: 10,

@@ -1,10 +1,11 @@
 // The measuring loops: start-up checks, interleaved saturation rounds, the fixed-rate section, smoke.
 import { httpGet } from './child.js';
 import { runLoad } from './load.js';
-import type { LoadResult } from './load.js';
+import type { LoadResult, RequestHeaders } from './load.js';
 import { runPaced } from './pace.js';
 import type { Window } from './pace.js';
 import { PAYLOADS, payloadBody, payloadPath } from './payloads.js';
+import type { PayloadName } from './payloads.js';
 import { ticksToMicros, treeCpuTicks } from './proc-stats.js';
 import type { Settings } from './settings.js';
 import type { TargetResult } from './table.js';
@@ -14,13 +15,20 @@ export interface Live { spec: TargetSpec; result: TargetResult; running?: Runnin
 
 export const say = (line: string): void => { process.stdout.write(`${line}\n`); };
 
-/** 200 with the upstream's exact bytes for both payloads, then the target's own checks. */
+/** The payloads a row is measured on. */
+export const payloadsOf = (spec: TargetSpec): readonly PayloadName[] => spec.payloads ?? PAYLOADS;
+
+/** The bench token, unless the row sends its own per request. */
+const headersOf = (t: RunningTarget, headers: Record<string, string>): RequestHeaders => t.requestHeaders ?? headers;
+
+/** 200 with the expected bytes (the upstream's, unless the row filters) for its payloads, then the target's own checks. */
 export async function checkTarget(live: Live, ctx: TargetContext, headers: Record<string, string>): Promise<void> {
   const t = live.running as RunningTarget;
-  for (const p of PAYLOADS) {
+  for (const p of payloadsOf(live.spec)) {
     const r = await httpGet(`${t.url}${payloadPath(p)}`, headers, 5000);
     if (r.status !== 200) throw new Error(`${p}: HTTP ${r.status} ${r.body.toString('utf8', 0, 200)}`);
-    if (!r.body.equals(payloadBody(p))) throw new Error(`${p}: body differs from the upstream's (${r.body.length} bytes)`);
+    const want = live.spec.expectedBody?.(p) ?? payloadBody(p);
+    if (!r.body.equals(want)) throw new Error(`${p}: body differs from the expected ${want.length} bytes (${r.body.length} bytes)`);
   }
   await live.spec.extraCheck?.(t, ctx);
 }
@@ -42,7 +50,7 @@ async function measure(t: RunningTarget, upstreamPid: number, run: (w: Window) =
 
 function describeRun(name: string, what: string, m: Measured): string {
   const bad = m.load.non2xx + m.load.errors + m.load.timeouts;
-  return `  ${name.padEnd(15)} ${what.padEnd(12)} ${Math.round(m.load.rps).toString().padStart(6)} req/s  `
+  return `  ${name.padEnd(20)} ${what.padEnd(12)} ${Math.round(m.load.rps).toString().padStart(6)} req/s  `
     + `${m.cpuUsPerReq.toFixed(1).padStart(6)} µs/req  p50 ${m.load.p50Ms.toFixed(2)} ms  p99 ${m.load.p99Ms.toFixed(2)} ms`
     + `${m.load.maxSendLagMs !== undefined ? `  send lag ≤ ${m.load.maxSendLagMs.toFixed(1)} ms` : ''}`
     + `${bad > 0 ? `  ⚠ ${bad} bad (${JSON.stringify(m.load.statusCodes)}, errors ${m.load.errors}, timeouts ${m.load.timeouts})` : ''}`;
@@ -66,12 +74,13 @@ export async function saturationRounds(s: Settings, ready: Live[], upstreamPid: 
     for (const l of order) {
       if (!stillUp(l)) continue;
       const t = l.running as RunningTarget;
-      for (const p of PAYLOADS) {
-        await runLoad({ url: `${t.url}${payloadPath(p)}`, headers, connections: s.connections, durationS: s.warmupS / PAYLOADS.length });
+      const payloads = payloadsOf(l.spec);
+      for (const p of payloads) {
+        await runLoad({ url: `${t.url}${payloadPath(p)}`, headers: headersOf(t, headers), connections: s.connections, durationS: s.warmupS / payloads.length });
       }
-      for (const p of PAYLOADS) {
+      for (const p of payloads) {
         const url = `${t.url}${payloadPath(p)}`;
-        const m = await measure(t, upstreamPid, () => runLoad({ url, headers, connections: s.connections, durationS: s.durationS }));
+        const m = await measure(t, upstreamPid, () => runLoad({ url, headers: headersOf(t, headers), connections: s.connections, durationS: s.durationS }));
         say(describeRun(l.spec.name, p, m));
         l.result.samples.push({
           round, payload: p, requests: m.load.requests, cpuUsPerReq: m.cpuUsPerReq, upstreamCpuUsPerReq: m.upstreamCpuUsPerReq,
@@ -90,9 +99,9 @@ export async function fixedRate(s: Settings, ready: Live[], upstreamPid: number,
     for (const l of order) {
       if (!stillUp(l)) continue;
       const t = l.running as RunningTarget;
-      for (const p of PAYLOADS) {
+      for (const p of payloadsOf(l.spec)) {
         const url = `${t.url}${payloadPath(p)}`;
-        const m = await measure(t, upstreamPid, (w) => runPaced({ url, headers, connections: s.connections, durationS: s.fixedS, rate: s.fixedRate }, w));
+        const m = await measure(t, upstreamPid, (w) => runPaced({ url, headers: headersOf(t, headers), connections: s.connections, durationS: s.fixedS, rate: s.fixedRate }, w));
         say(describeRun(l.spec.name, `${p}@rate`, m));
         l.result.fixedRate.push({
           round, payload: p, rate: s.fixedRate, requests: m.load.requests, cpuUsPerReq: m.cpuUsPerReq, upstreamCpuUsPerReq: m.upstreamCpuUsPerReq,
@@ -109,8 +118,8 @@ export async function smokeLoad(ready: Live[], upstreamPid: number, headers: Rec
   let failures = 0;
   for (const l of ready) {
     const t = l.running as RunningTarget;
-    const url = `${t.url}${payloadPath('small')}`;
-    const m = await measure(t, upstreamPid, () => runLoad({ url, headers, connections: 4, durationS: 0.3 }));
+    const url = `${t.url}${payloadPath(payloadsOf(l.spec)[0] as PayloadName)}`;
+    const m = await measure(t, upstreamPid, () => runLoad({ url, headers: headersOf(t, headers), connections: 4, durationS: 0.3 }));
     say(describeRun(l.spec.name, 'smoke', m));
     const bad = m.load.non2xx + m.load.errors + m.load.timeouts;
     if (bad > 0 || m.load.requests < 20 || !(m.cpuUsPerReq >= 0) || !stillUp(l)) {

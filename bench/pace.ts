@@ -9,11 +9,11 @@
 // pauses out of the numbers.
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
-import type { LoadResult } from './load.js';
+import type { LoadResult, RequestHeaders } from './load.js';
 
 export interface PacedOpts {
   url: string;
-  headers: Record<string, string>;
+  headers: RequestHeaders;
   connections: number;
   rate: number;
   durationS: number;
@@ -43,7 +43,7 @@ export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadRes
   };
   const one = (scheduledMs: number, record: boolean): void => {
     outstanding++;
-    pool.request({ path, method: 'GET', headers: opts.headers }).then(async ({ statusCode, body }) => {
+    pool.request({ path, method: 'GET', headers: typeof opts.headers === 'function' ? opts.headers() : opts.headers }).then(async ({ statusCode, body }) => {
       await body.dump({ limit: 1 << 20 });
       if (record) {
         latencies[recorded++] = performance.now() - scheduledMs;

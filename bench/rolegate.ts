@@ -1,4 +1,5 @@
-// Row "rolegate": the built CLI with full auth (RS256 JWT from a JWKS over HTTP, own_org policy).
+// The rolegate rows: the built CLI with full auth (RS256 JWT from a JWKS over HTTP, a policy with conditions),
+// in-memory or Redis store; their configs, policy and seed are generated into the temp dir.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -10,12 +11,16 @@ import { SMALL_PATH } from './payloads.js';
 import type { RunningTarget, TargetContext } from './targets.js';
 
 export interface RolegateVariant {
-  /** Extra YAML under `store:` besides the seed (e.g. a Redis URL, for a later row). */
+  /** Extra YAML under `store:` besides the seed or the Redis URL (e.g. cache settings). */
   storeYaml?: string;
-  /** Start a redis-server on a free loopback port, use `store.redis` and load the members with `rolegate import`. */
+  /** Use `store.redis` and load the members with `rolegate import`: on `redisUrl` if given, else on a redis-server of its own. */
   redis?: boolean;
+  redisUrl?: string;
   /** Add `policy.shadow` with a candidate policy that differs in one grant. */
   shadow?: boolean;
+  /** Policy and store seed YAML, instead of POLICY and MEMBERS. */
+  policy?: string;
+  members?: string;
 }
 
 /** The redis-server binary ($BENCH_REDIS_SERVER or on PATH), or undefined. */
@@ -34,23 +39,46 @@ export function rolegateUnavailable(ctx: TargetContext): string | undefined {
   return existsSync(rolegateCli(ctx)) ? undefined : `${rolegateCli(ctx)} not built`;
 }
 
-const POLICY = `resources:
+export interface PolicyOptions {
+  /** What the partner may do to deals of its own org (or, with `dealsWhen: collaborator`, of the deals it collaborates on). */
+  dealActions?: string;
+  dealsWhen?: 'own_org' | 'collaborator';
+  /** Mark the deal routes as lists (`items`, `id`, `total` of the large payload), so a per-record right filters them. */
+  lists?: boolean;
+}
+
+/** The bench policy: one partner role, the two payload routes and the streaming route, all with a condition. */
+export function policyYaml(o: PolicyOptions = {}): string {
+  const list = o.lists ? ', list: { items: /items, id: id, total: /total }' : '';
+  return `resources:
   deals: { actions: [list, read, create, update, delete] }
+  files: { actions: [read, update] }
 roles:
   partner_contact:
     audience: partner
-    grants: [ { allow: "deals:list,read", when: own_org } ]
+    grants: [ { allow: "deals:${o.dealActions ?? 'list,read'}", when: ${o.dealsWhen ?? 'own_org'} }, { allow: "files:read,update", when: own_org } ]
 routes:
-  - { match: "GET /api/partners/:partnerId/deals/small", resource: deals, action: list, org: partnerId, upstream: portal }
-  - { match: "GET /api/partners/:partnerId/deals/large", resource: deals, action: list, org: partnerId, upstream: portal }
+  - { match: "GET /api/partners/:partnerId/deals/small", resource: deals, action: list, org: partnerId, upstream: portal${list} }
+  - { match: "GET /api/partners/:partnerId/deals/large", resource: deals, action: list, org: partnerId, upstream: portal${list} }
+  - { match: "GET,PUT /api/partners/:partnerId/files/:fileId", resource: files, action: "{method}", org: partnerId, upstream: portal }
 `;
+}
+
+const POLICY = policyYaml();
 
 /** The shadow candidate: the same policy with one grant widened (partners may also create deals). */
-const CANDIDATE = POLICY.replace('allow: "deals:list,read"', 'allow: "deals:list,read,create"');
+const CANDIDATE = policyYaml({ dealActions: 'list,read,create' });
 
-const MEMBERS = `members:
-  ${SUBJECT}: { status: active, roles: [partner_contact], org: p-42, kind: partner }
-`;
+/** A store seed: `members` maps id -> flow mapping text; `relations` likewise. */
+export function seedYaml(members: Record<string, string>, relations: Record<string, string> = {}): string {
+  const lines = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `  ${k}: ${v}\n`).join('');
+  return `members:\n${lines(members)}${Object.keys(relations).length > 0 ? `relations:\n${lines(relations)}` : ''}`;
+}
+
+/** The store entry of a partner contact of p-42, the org every bench path is about. */
+export const PARTNER_MEMBER = '{ status: active, roles: [partner_contact], org: p-42, kind: partner }';
+
+const MEMBERS = seedYaml({ [SUBJECT]: PARTNER_MEMBER });
 
 function gatewayYaml(port: number, opsPort: number, ctx: TargetContext, variant: RolegateVariant): string {
   return `listen:  { host: 127.0.0.1, port: ${port} }
@@ -67,8 +95,23 @@ auth:
     claims: { subject: sub, org: org_id, kind: kind, roles: roles, groups: groups }
 policy: { paths: [policy.yaml], watch: false${variant.shadow ? ', shadow: { paths: [candidate.yaml] }' : ''} }
 store:
-${variant.redis ? '' : '  seed: members.yaml\n'}${variant.storeYaml ?? ''}log: { level: info }
+${variant.redisUrl ? `  redis: { url: "${variant.redisUrl}", prefix: "bench:" }\n` : '  seed: members.yaml\n'}${variant.storeYaml ?? ''}log: { level: info }
 `;
+}
+
+/** A redis-server on a free loopback port, nothing persisted; its files and logs in `dir`. */
+export async function startRedis(dir: string, name: string): Promise<{ url: string; child: Child }> {
+  const port = await freePort();
+  const child = spawnChild(name, redisServerBinary() ?? 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stderrFile: join(dir, 'redis.stderr.log'), stdoutFile: join(dir, 'redis.stdout.log'), cwd: dir,
+  });
+  try {
+    await waitTcp(port, child, 10_000);
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+  return { url: `redis://127.0.0.1:${port}`, child };
 }
 
 export async function startRolegate(ctx: TargetContext, name: string, variant: RolegateVariant): Promise<RunningTarget> {
@@ -76,44 +119,32 @@ export async function startRolegate(ctx: TargetContext, name: string, variant: R
   mkdirSync(dir, { recursive: true });
   const [port, opsPort] = [await freePort(), await freePort()];
   const config = join(dir, 'gateway.yaml');
-  writeFileSync(join(dir, 'policy.yaml'), POLICY);
-  writeFileSync(join(dir, 'members.yaml'), MEMBERS);
+  writeFileSync(join(dir, 'policy.yaml'), variant.policy ?? POLICY);
+  writeFileSync(join(dir, 'members.yaml'), variant.members ?? MEMBERS);
   if (variant.shadow) writeFileSync(join(dir, 'candidate.yaml'), CANDIDATE);
-  let redis: Child | undefined;
-  if (variant.redis) {
-    const redisPort = await freePort();
-    const bin = redisServerBinary() ?? 'redis-server';
-    redis = spawnChild(`${name}-redis`, bin, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stderrFile: join(dir, 'redis.stderr.log'), stdoutFile: join(dir, 'redis.stdout.log'), cwd: dir,
-    });
-    try {
-      await waitTcp(redisPort, redis, 10_000);
-      variant = { ...variant, storeYaml: `${variant.storeYaml ?? ''}  redis: { url: "redis://127.0.0.1:${redisPort}", prefix: "bench:" }\n` };
-      writeFileSync(config, gatewayYaml(port, opsPort, ctx, variant));
-      await runImport(ctx, dir, config);
-    } catch (err) {
-      await redis.stop();
-      throw err;
-    }
-  } else {
-    writeFileSync(config, gatewayYaml(port, opsPort, ctx, variant));
-  }
+  // A row with its own redis-server stops it with the gateway.
+  const ownRedis = variant.redis && variant.redisUrl === undefined ? await startRedis(dir, `${name}-redis`) : undefined;
+  const redisUrl = variant.redisUrl ?? ownRedis?.url;
+  writeFileSync(config, gatewayYaml(port, opsPort, ctx, { ...variant, redisUrl }));
   // The per-request log line stays on; stdout goes to /dev/null (stderr is kept for errors).
-  const child = spawnChild(name, process.execPath, [rolegateCli(ctx), 'serve', '--config', config], {
-    core: ctx.proxyCore, stderrFile: join(dir, 'stderr.log'), cwd: ctx.repoRoot,
-  });
+  let child: Child | undefined;
   try {
+    if (redisUrl !== undefined) await runImport(ctx, dir, config);
+    child = spawnChild(name, process.execPath, [rolegateCli(ctx), 'serve', '--config', config], {
+      core: ctx.proxyCore, stderrFile: join(dir, 'stderr.log'), cwd: ctx.repoRoot,
+    });
     await waitReadyOrStop(child, `http://127.0.0.1:${opsPort}/readyz`, 10_000);
   } catch (err) {
-    await redis?.stop();
+    await ownRedis?.child.stop();
     throw err;
   }
-  if (redis === undefined) return { url: `http://127.0.0.1:${port}`, pid: child.pid, child };
+  const url = `http://127.0.0.1:${port}`;
+  if (ownRedis === undefined) return { url, pid: child.pid, child, opsUrl: `http://127.0.0.1:${opsPort}` };
   // The measured pid stays the gateway's; stopping the row also stops its redis-server.
-  const r = redis;
-  const both: Child = { ...child, stop: async () => { await child.stop(); await r.stop(); } };
-  Object.defineProperty(both, 'exited', { get: () => child.exited ?? (r.exited === undefined ? undefined : `redis-server ${r.exited}`) });
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid, child: both };
+  const [g, r] = [child, ownRedis.child];
+  const both: Child = { ...g, stop: async () => { await g.stop(); await r.stop(); } };
+  Object.defineProperty(both, 'exited', { get: () => g.exited ?? (r.exited === undefined ? undefined : `redis-server ${r.exited}`) });
+  return { url, pid: g.pid, child: both, opsUrl: `http://127.0.0.1:${opsPort}` };
 }
 
 /** Resolves once `port` accepts TCP connections; rejects if `proc` exits or after `timeoutMs`. */
@@ -131,14 +162,14 @@ async function waitTcp(port: number, proc: Child, timeoutMs: number): Promise<vo
   }
 }
 
-/** `rolegate import members.yaml --config gateway.yaml`, bounded to 20 s. */
+/** `rolegate import members.yaml --config gateway.yaml`, bounded to 30 s (the cold row imports thousands). */
 function runImport(ctx: TargetContext, dir: string, config: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [rolegateCli(ctx), 'import', join(dir, 'members.yaml'), '--config', config], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), 30_000);
     p.on('error', (e) => { clearTimeout(timer); reject(e); });
     p.on('exit', (code, sig) => {
       clearTimeout(timer);

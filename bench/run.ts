@@ -7,7 +7,7 @@ import { freePort, hasTaskset, killAllNow, pinSelf, spawnChild, stopAll, waitRea
 import type { Child } from './child.js';
 import { machineFacts } from './machine.js';
 import { microTable, runMicro } from './micro-run.js';
-import { checkTarget, fixedRate, saturationRounds, say, smokeLoad } from './measure.js';
+import { checkTarget, fixedRate, payloadsOf, saturationRounds, say, smokeLoad } from './measure.js';
 import type { Live } from './measure.js';
 import { treePeakRssKb } from './proc-stats.js';
 import { renderReport, writeResults } from './report.js';
@@ -68,11 +68,11 @@ async function main(): Promise<number> {
   children.push(upstream);
   await waitReadyOrStop(upstream, `http://127.0.0.1:${upstreamPort}/healthz`, 10_000);
 
-  const ctx: TargetContext = { repoRoot, benchDist, tmpDir, upstreamPort, upstreamPid: upstream.pid, proxyCore: pinning.proxy, tokens };
+  const ctx: TargetContext = { repoRoot, benchDist, tmpDir, upstreamPort, upstreamPid: upstream.pid, proxyCore: pinning.proxy, tokens, mode: s.mode };
   // Start and check all targets at once (they are independent); report in table order.
   let failures = 0;
   const started = await Promise.all(s.targets.map(async (spec): Promise<{ live: Live; line: string; failed: boolean }> => {
-    const live: Live = { spec, result: { name: spec.name, description: spec.description, samples: [], fixedRate: [] } };
+    const live: Live = { spec, result: { name: spec.name, description: spec.description, payloads: [...payloadsOf(spec)], samples: [], fixedRate: [] } };
     const why = spec.unavailable?.(ctx);
     if (why !== undefined) {
       live.result.unavailable = why;

@@ -30,6 +30,8 @@ export interface TargetResult {
   description: string;
   /** Set when the target was skipped, failed to start or answer correctly, or crashed. */
   unavailable?: string;
+  /** The payloads the row is measured on (a filtered list only makes sense on the large one). */
+  payloads?: PayloadName[];
   samples: Sample[];
   fixedRate: FixedRateSample[];
   peakRssKb?: number;
@@ -84,6 +86,13 @@ const fmtRss = (kb: number | undefined): string => (kb === undefined || kb <= 0 
 const fmtPct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)} %` : 'n/a');
 const oneLine = (s: string): string => s.replace(/\|/g, '/').replace(/\s+/g, ' ').slice(0, 200);
 
+/** The first cell's text for a row with nothing to show on this payload, or undefined. */
+function notShown(t: TargetResult, payload: PayloadName, s: Summary | undefined): string | undefined {
+  if (t.unavailable !== undefined) return `unavailable: ${oneLine(t.unavailable)}`;
+  if (t.payloads !== undefined && !t.payloads.includes(payload)) return `measured on the ${t.payloads.join(', ')} payload only`;
+  return s === undefined ? 'unavailable: no samples' : undefined;
+}
+
 function ratio(t: Summary, ref: Summary | undefined, isDirect: boolean): string {
   if (isDirect || ref === undefined || !(ref.cpu.median > 0) || !Number.isFinite(t.cpu.median)) return '—';
   return `${(t.cpu.median / ref.cpu.median).toFixed(2)}×`;
@@ -100,8 +109,9 @@ export function mainTable(results: TargetResult[], payload: PayloadName): string
   let out = MAIN_HEADER;
   for (const t of results) {
     const s = summarize(t, payload);
-    if (t.unavailable !== undefined || s === undefined) {
-      out += `| ${t.name} | unavailable: ${oneLine(t.unavailable ?? 'no samples')} | | | | | | | | |\n`;
+    const why = notShown(t, payload, s);
+    if (why !== undefined || s === undefined) {
+      out += `| ${t.name} | ${why} | | | | | | | | |\n`;
       continue;
     }
     const isDirect = t.name === 'direct';
@@ -124,8 +134,9 @@ export function fixedRateTable(results: TargetResult[], payload: PayloadName): s
     + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
   for (const t of results) {
     const f = summarizeFixed(t, payload);
-    if (t.unavailable !== undefined || f === undefined) {
-      out += `| ${t.name} | unavailable | | | | | | | | |\n`;
+    const why = notShown(t, payload, f);
+    if (why !== undefined || f === undefined) {
+      out += `| ${t.name} | ${why?.startsWith('unavailable') ? 'unavailable' : why} | | | | | | | | |\n`;
       continue;
     }
     const isDirect = t.name === 'direct';

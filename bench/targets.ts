@@ -3,8 +3,12 @@
 import { join } from 'node:path';
 import { freePort, spawnChild, waitReadyOrStop } from './child.js';
 import type { Child } from './child.js';
+import { coldMisses, coldUsers, startColdRedis } from './cold-users.js';
+import { FILTER_MEMBERS, FILTER_POLICY, filteredLargeBody } from './list-filter.js';
 import { nginxBinary, startNginx } from './nginx.js';
+import type { PayloadName } from './payloads.js';
 import { redisServerBinary, rolegateDenies, rolegateUnavailable, startRolegate } from './rolegate.js';
+import type { Mode } from './settings.js';
 import type { TokenKit } from './tokens.js';
 
 export interface TargetContext {
@@ -17,6 +21,8 @@ export interface TargetContext {
   /** Core for proxies when pinning, else undefined. */
   proxyCore: number | undefined;
   tokens: TokenKit;
+  /** Smoke starts smaller variants (fewer cold users). */
+  mode: Mode;
 }
 
 export interface RunningTarget {
@@ -25,11 +31,19 @@ export interface RunningTarget {
   pid: number;
   /** Undefined for "direct" (the upstream belongs to the harness). */
   child?: Child;
+  /** rolegate's ops listener (/metrics). */
+  opsUrl?: string;
+  /** Headers per request instead of the bench token's (the cold row cycles through its users). */
+  requestHeaders?: () => Record<string, string>;
 }
 
 export interface TargetSpec {
   name: string;
   description: string;
+  /** The payloads this row is measured on (default: all). */
+  payloads?: readonly PayloadName[];
+  /** The body the row must answer, when it is not the upstream's (a filtered list). */
+  expectedBody?(p: PayloadName): Buffer;
   /** Why this target cannot run on this machine, checked before starting it. */
   unavailable?(ctx: TargetContext): string | undefined;
   start(ctx: TargetContext): Promise<RunningTarget>;
@@ -52,6 +66,10 @@ function nodeScript(name: string, script: string, description: string): TargetSp
       return { url, pid: child.pid, child };
     },
   };
+}
+
+export function redisUnavailable(ctx: TargetContext): string | undefined {
+  return rolegateUnavailable(ctx) ?? (redisServerBinary() === undefined ? 'redis-server not installed' : undefined);
 }
 
 export const TARGETS: TargetSpec[] = [
@@ -80,9 +98,25 @@ export const TARGETS: TargetSpec[] = [
   {
     name: 'rolegate-redis',
     description: 'rolegate as above, Redis member store (local redis-server, not counted) behind the in-process cache',
-    unavailable: (ctx) => rolegateUnavailable(ctx) ?? (redisServerBinary() === undefined ? 'redis-server not installed' : undefined),
+    unavailable: redisUnavailable,
     start: (ctx) => startRolegate(ctx, 'rolegate-redis', { redis: true }),
     extraCheck: rolegateDenies,
+  },
+  {
+    name: 'rolegate-redis-cold',
+    description: `rolegate on Redis, store cache off (max_entries 0), requests cycle through ${coldUsers('full').toLocaleString('en-US')} users (tokens cached): a Redis read per request`,
+    payloads: ['small'],
+    unavailable: redisUnavailable,
+    start: (ctx) => startColdRedis(ctx, 'rolegate-redis-cold'),
+    extraCheck: async (t, ctx) => { await rolegateDenies(t, ctx); await coldMisses(t); },
+  },
+  {
+    name: 'rolegate-filter',
+    description: 'rolegate, in-memory store, list route filtered per record (when: collaborator): the large list parsed, half the records kept, total rewritten',
+    payloads: ['large'],
+    expectedBody: filteredLargeBody,
+    unavailable: rolegateUnavailable,
+    start: (ctx) => startRolegate(ctx, 'rolegate-filter', { policy: FILTER_POLICY, members: FILTER_MEMBERS }),
   },
   {
     name: 'rolegate-shadow',

@@ -14,6 +14,8 @@ export interface TokenKit {
   /** Same subject, org_id p-99: the gateway must answer 403 on p-42 routes. */
   otherOrg: string;
   jwksUrl: string;
+  /** A partner token for any subject and org (cold-path users, revocation subjects). */
+  mint(subject: string, org: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -36,20 +38,21 @@ export async function startTokenKit(): Promise<TokenKit> {
   });
   const { port } = server.address() as AddressInfo;
 
-  const mint = (org: string): Promise<string> =>
+  const mint = (subject: string, org: string): Promise<string> =>
     new SignJWT({ org_id: org, kind: 'partner' })
       .setProtectedHeader({ alg: 'RS256', kid: KID })
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
-      .setSubject(SUBJECT)
+      .setSubject(subject)
       .setIssuedAt()
       .setExpirationTime('2h')
       .sign(privateKey);
 
   return {
-    good: await mint('p-42'),
-    otherOrg: await mint('p-99'),
+    good: await mint(SUBJECT, 'p-42'),
+    otherOrg: await mint(SUBJECT, 'p-99'),
     jwksUrl: `http://127.0.0.1:${port}/jwks`,
+    mint,
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
