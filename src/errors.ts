@@ -7,8 +7,15 @@ export type PublicError =
   | 'bad_request'
   | 'unauthenticated'
   | 'forbidden'
+  | 'not_found'
   | 'method_not_allowed'
+  | 'conflict'
+  | 'gone'
+  | 'precondition_failed'
   | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'unprocessable'
+  | 'precondition_required'
   | 'bad_gateway'
   | 'gateway_timeout'
   | 'unavailable'
@@ -70,6 +77,29 @@ export const REASONS = {
 
   // 405
   method_not_allowed: { status: 405, error: 'method_not_allowed', message: 'method is not allowed' },
+
+  // admin API (docs/admin-api.md): bodies, lookups, escalation, concurrency
+  invalid_body: { status: 400, error: 'bad_request', message: 'the request body is not valid' },
+  invalid_query: { status: 400, error: 'bad_request', message: 'a query parameter is not valid' },
+  invalid_role: { status: 400, error: 'bad_request', message: 'the role does not compile' },
+  role_exceeds_caller: { status: 403, error: 'forbidden', message: 'the role has permissions the caller does not hold' },
+  member_exceeds_caller: { status: 403, error: 'forbidden', message: 'the member holds a role the caller could not grant' },
+  self_change: { status: 403, error: 'forbidden', message: 'a caller may not change its own roles or remove itself' },
+  builtin_role: { status: 403, error: 'forbidden', message: 'roles defined in policy YAML are read-only here' },
+  invite_email_mismatch: { status: 403, error: 'forbidden', message: 'the token\'s email is not the invited address' },
+  not_found: { status: 404, error: 'not_found', message: 'no such resource' },
+  no_invitation: { status: 404, error: 'not_found', message: 'there is no pending invitation for this principal' },
+  member_exists: { status: 409, error: 'conflict', message: 'a member with this id exists' },
+  role_exists: { status: 409, error: 'conflict', message: 'a role with this name exists' },
+  role_in_use: { status: 409, error: 'conflict', message: 'other roles or the default roles refer to this role' },
+  not_pending: { status: 409, error: 'conflict', message: 'the member has no pending invitation' },
+  last_owner: { status: 409, error: 'conflict', message: 'the change would leave no active owner' },
+  write_conflict: { status: 409, error: 'conflict', message: 'the store kept changing during the check; retry' },
+  invite_expired: { status: 410, error: 'gone', message: 'the invitation has expired' },
+  version_mismatch: { status: 412, error: 'precondition_failed', message: 'If-Match names an older revision' },
+  unsupported_media_type: { status: 415, error: 'unsupported_media_type', message: 'the body must be application/json' },
+  idempotency_key_reused: { status: 422, error: 'unprocessable', message: 'the Idempotency-Key was used for a different request' },
+  precondition_required: { status: 428, error: 'precondition_required', message: 'this change needs If-Match with the current revision' },
 
   // 5xx: dependencies
   upstream_unavailable: { status: 502, error: 'bad_gateway', message: 'upstream refused or reset the connection' },

@@ -31,7 +31,16 @@ const GROUP_CONDITION: ReadonlySet<Condition> = new Set(['group']);
  * permissions become an array indexed by permission number, with `inherits`
  * and `except` already applied. Problems are reported on the documents' sources.
  */
-export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams: ReadonlySet<string> | null; methods: readonly string[]; hash: string; files: readonly string[] }): CompiledPolicy {
+export interface CompileOptions {
+  upstreams: ReadonlySet<string> | null;
+  methods: readonly string[];
+  hash: string;
+  files: readonly string[];
+  /** Default roles set through the admin API: replace the YAML's for the audiences they name; `src` is where to report unknown roles. */
+  defaultRoles?: { value: { internal?: readonly string[] | undefined; partner?: readonly string[] | undefined }; src: YamlSource } | undefined;
+}
+
+export function compilePolicy(docs: readonly PolicyDocument[], opts: CompileOptions): CompiledPolicy {
   const resources = mergeSection(docs, 'resources');
   const roleBodies = mergeSection(docs, 'roles');
   const groups = mergeSection(docs, 'groups');
@@ -131,6 +140,13 @@ export function compilePolicy(docs: readonly PolicyDocument[], opts: { upstreams
       defaultRoles[kind] = list;
     }
   }
+  const override = opts.defaultRoles;
+  for (const kind of ['internal', 'partner'] as const) {
+    const list = override?.value[kind];
+    if (!override || !list) continue;
+    list.forEach((r) => { if (!roleBodies.has(r)) override.src.error(['default_roles', kind], `unknown role "${r}"`); });
+    defaultRoles[kind] = [...list];
+  }
 
   const routeSpecs: { spec: RouteSpec; src: YamlSource; i: number }[] = [];
   for (const d of docs) (d.body.routes ?? []).forEach((spec, i) => routeSpecs.push({ spec, src: d.src, i }));
@@ -186,7 +202,8 @@ function expandGrant(allow: string, resources: ReadonlyMap<string, Located<Resou
   return out;
 }
 
-function mergeHolding(a: Holding | undefined, b: Holding): Holding {
+/** Two ways of holding one permission, together: unconditional wins, else either alternative. */
+export function mergeHolding(a: Holding | undefined, b: Holding): Holding {
   if (a === undefined) return b;
   if (a === true || b === true) return true;
   return Object.freeze([...a, ...b]);

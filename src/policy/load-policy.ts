@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { YamlSource, ajvDiagnostics, LoadError, type Diagnostic } from '../config/index.js';
 import { policySchema } from './schema.js';
-import { compilePolicy, type PolicyDocument } from './compile-policy.js';
+import { compilePolicy, type CompileOptions, type PolicyDocument } from './compile-policy.js';
 import type { CompiledPolicy } from './types.js';
 
 /** Policy test suites live beside policies: `portal_test.yaml` or `portal.test.yaml`. */
@@ -28,8 +28,16 @@ export function policyFiles(paths: readonly string[]): string[] {
   return out;
 }
 
-/** Read, validate and compile every policy file; throws LoadError listing every problem with file:line:key. */
-export function loadPolicy(paths: readonly string[], opts: PolicyLoadOptions): CompiledPolicy {
+/** Policy files read and schema-checked, ready to compile (again, with an admin overlay). */
+export interface PolicySources {
+  readonly docs: readonly PolicyDocument[];
+  readonly files: readonly string[];
+  /** sha256 over every file's name and bytes. */
+  readonly hash: string;
+}
+
+/** Read and schema-check every policy file; throws LoadError listing every problem with file:line:key. */
+export function readPolicySources(paths: readonly string[]): PolicySources {
   const files = policyFiles(paths);
   const hash = createHash('sha256');
   const docs: PolicyDocument[] = [];
@@ -37,19 +45,36 @@ export function loadPolicy(paths: readonly string[], opts: PolicyLoadOptions): C
   for (const file of files) {
     const src = YamlSource.read(file);
     try { hash.update(file).update('\0').update(readFileSync(file)); } catch { /* YamlSource reported it */ }
-    if (src.diagnostics.length === 0) {
-      const v = src.value ?? {};
-      if (typeof v !== 'object' || Array.isArray(v)) src.error([], 'a policy file must be a YAML mapping');
-      else if (!validate(v)) ajvDiagnostics(src, validate.errors);
-    }
-    if (src.diagnostics.length === 0) docs.push({ src, body: (src.value ?? {}) as PolicyDocument['body'] });
+    const doc = checkPolicyDocument(src);
+    if (doc) docs.push(doc);
     diagnostics.push(...src.diagnostics);
   }
   if (files.length === 0) diagnostics.push({ file: paths.join(','), line: 0, col: 0, key: 'policy.paths', message: 'no policy files found' });
   if (diagnostics.length) throw new LoadError(diagnostics);
-  const digest = hash.digest('hex');
-  const policy = compilePolicy(docs, { ...opts, hash: digest, files });
+  return { docs, files, hash: hash.digest('hex') };
+}
+
+/** A parsed source as a policy document, or null with the schema problems recorded on the source. */
+export function checkPolicyDocument(src: YamlSource): PolicyDocument | null {
+  if (src.diagnostics.length === 0) {
+    const v = src.value ?? {};
+    if (typeof v !== 'object' || Array.isArray(v)) src.error([], 'a policy file must be a YAML mapping');
+    else if (!validate(v)) ajvDiagnostics(src, validate.errors);
+  }
+  return src.diagnostics.length === 0 ? { src, body: (src.value ?? {}) as PolicyDocument['body'] } : null;
+}
+
+/** Compile read sources (plus extra documents, such as the admin overlay); throws LoadError on any problem. */
+export function compileSources(sources: PolicySources, opts: PolicyLoadOptions, extra: { docs?: readonly PolicyDocument[]; hash?: string; defaultRoles?: CompileOptions['defaultRoles'] } = {}): CompiledPolicy {
+  const docs = [...sources.docs, ...(extra.docs ?? [])];
+  for (const d of docs) d.src.diagnostics.length = 0;
+  const policy = compilePolicy(docs, { ...opts, hash: extra.hash ?? sources.hash, files: sources.files, defaultRoles: extra.defaultRoles });
   const problems = docs.flatMap((d) => d.src.diagnostics);
   if (problems.length) throw new LoadError(problems);
   return policy;
+}
+
+/** Read, validate and compile every policy file; throws LoadError listing every problem with file:line:key. */
+export function loadPolicy(paths: readonly string[], opts: PolicyLoadOptions): CompiledPolicy {
+  return compileSources(readPolicySources(paths), opts);
 }

@@ -7,7 +7,7 @@ export { AssignmentWriter } from './writer.js';
 export { redisKeys, cacheKey, type KeyModel } from './redis-keys.js';
 export { createRedisClient, type RedisClient } from './redis-connection.js';
 export { RedisInvalidationFeed, parseInvalidation, type Invalidation, type InvalidationFeed } from './invalidation.js';
-export { InvalidAssignmentError, checkMemberPatch, checkRelationsPatch, parseRef, STATUSES, KINDS } from './ids.js';
+export { InvalidAssignmentError, checkId, checkMemberPatch, checkRelationsPatch, parseRef, STATUSES, KINDS, ID_PATTERN, EMAIL_PATTERN } from './ids.js';
 export type * from './types.js';
 export type * from './admin-types.js';
 export { MemoryAdminStore } from './memory-admin-store.js';
