@@ -1,6 +1,6 @@
 // CPU time and peak RSS of a process tree, read from /proc (Linux only).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 let clkTck: number | undefined;
 
@@ -88,4 +88,24 @@ export function treePeakRssKb(root: number): number {
   let sum = 0;
   for (const pid of processTree(root)) sum += statusKb(pid, 'VmHWM');
   return sum;
+}
+
+/** Sum of VmRSS (resident set now) over the tree, in KiB. */
+export function treeRssKb(root: number): number {
+  let sum = 0;
+  for (const pid of processTree(root)) sum += statusKb(pid, 'VmRSS');
+  return sum;
+}
+
+/**
+ * Resets VmHWM to the current RSS for every process of the tree (`echo 5 > /proc/<pid>/clear_refs`,
+ * Linux 4.0+, our own children only), so a later treePeakRssKb is the peak since now. False if refused.
+ */
+export function resetPeakRss(root: number): boolean {
+  try {
+    for (const pid of processTree(root)) writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -11,11 +11,37 @@ import { checkTarget, fixedRate, payloadsOf, saturationRounds, say, smokeLoad } 
 import type { Live } from './measure.js';
 import { treePeakRssKb } from './proc-stats.js';
 import { renderReport, writeResults } from './report.js';
-import { estimateS, settingsFromArgs } from './settings.js';
+import { runRevocation } from './revocation.js';
+import type { RevocationOutcome } from './revocation.js';
+import { estimateS, revocationLimitS, settingsFromArgs, streamLimitS } from './settings.js';
+import type { Settings } from './settings.js';
+import { runStreaming } from './streaming.js';
+import type { StreamOutcome } from './streaming.js';
 import type { TargetContext } from './targets.js';
 import { startTokenKit } from './tokens.js';
 
 interface Pinning { text: string; proxy?: number; upstream?: number }
+
+interface Sections { streaming: StreamOutcome; revocation: RevocationOutcome | { error: string }; failures: number }
+
+/** Streaming and revocation lag, after the load rounds (streaming resets the peak-RSS reading). */
+async function sections(s: Settings, ready: Live[], ctx: TargetContext, headers: Record<string, string>): Promise<Sections> {
+  let failures = 0;
+  const sizeNote = s.mode === 'smoke' ? 'smoke: a few MB' : s.streamBytes === 200e6 ? '' : `--stream-mb: ${s.streamBytes / 1e6} MB, not the 200 MB of the target`;
+  const streaming = await runStreaming(ready, s.streamBytes, sizeNote, headers, streamLimitS(s));
+  failures += streaming.samples.filter((x) => x.error !== undefined).length;
+  let revocation: RevocationOutcome | { error: string };
+  try {
+    revocation = await runRevocation(ctx, s.revocations, revocationLimitS(s));
+    say(`  ${revocation.revocations} revocations: p50 ${revocation.p50Ms.toFixed(2)} ms, p99 ${revocation.p99Ms.toFixed(2)} ms, max ${revocation.maxMs.toFixed(2)} ms${revocation.note ? ` (${revocation.note})` : ''}`);
+    if (revocation.revocations < s.revocations) failures++;
+  } catch (err) {
+    revocation = { error: (err as Error).message };
+    say(`  revocation: unavailable: ${revocation.error}`);
+    failures++;
+  }
+  return { streaming, revocation, failures };
+}
 
 /** Load generator (this process) on core 0, proxies on core 1, upstream on core 2 or next to the load generator. */
 function pin(wanted: boolean): Pinning {
@@ -99,17 +125,19 @@ async function main(): Promise<number> {
 
   if (s.mode === 'smoke') {
     failures += await smokeLoad(ready, upstream.pid, headers);
+    failures += (await sections(s, ready, ctx, headers)).failures;
     const micro = runMicro(benchDist, 0.02);
     if ('error' in micro) { failures++; say(`  micro: ${micro.error}`); } else say(`  micro: ${micro.rows.map((r) => `${r.name} ${r.p50Ns} ns/op`).join(', ')}`);
   } else {
     await saturationRounds(s, ready, upstream.pid, headers);
     await fixedRate(s, ready, upstream.pid, headers);
     for (const l of ready) if (l.running) l.result.peakRssKb = treePeakRssKb(l.running.pid);
+    const { streaming, revocation } = await sections(s, ready, ctx, headers);
     say('micro-benchmarks...');
     const micro = runMicro(benchDist, 1);
     say(microTable(micro));
     facts.loadAvgEnd = os.loadavg().map((x) => Number(x.toFixed(2)));
-    const info = { settings: s, facts, pinning: pinning.text, date: new Date().toISOString(), results: lives.map((l) => l.result), micro };
+    const info = { settings: s, facts, pinning: pinning.text, date: new Date().toISOString(), results: lives.map((l) => l.result), micro, streaming, revocation };
     const report = renderReport(info);
     say(`\n${report}`);
     say(`wrote ${writeResults(join(repoRoot, 'bench'), info, report)} and bench/RESULTS.md`);
