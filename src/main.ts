@@ -5,8 +5,10 @@ import type { AddressInfo, Socket } from 'node:net';
 import { errorBody, statusOf, type Reason } from './errors.js';
 import { formatDiagnostic, LoadError, type Config } from './config/index.js';
 import { buildAuthenticator } from './auth/index.js';
-import { loadPolicy, policyFiles, type CompiledPolicy } from './policy/index.js';
-import { buildAssignmentStore, type AssignmentStore } from './store/index.js';
+import { fileURLToPath } from 'node:url';
+import { compileWithOverlay, describeRejection, policyFiles, readPolicySources, type CompiledPolicy, type PolicySources } from './policy/index.js';
+import { buildAssignmentStore, buildAdminStore, EMPTY_OVERLAY, type AdminStore, type AssignmentStore, type PolicyOverlay } from './store/index.js';
+import { AdminService, createAdminServer, PolicyViews } from './admin/index.js';
 import { buildUpstreamPools, closeUpstreamPools, compileHeaderHygiene, createWebSocketTunnel } from './proxy/index.js';
 import { GatewayMetrics, createLogger, createOpsServer, createDecisionLog, type Logger } from './ops/index.js';
 import { createGateway } from './gateway.js';
@@ -15,6 +17,8 @@ export interface StartOptions {
   logger?: Logger;
   /** A store built by the caller (the demo seeds its own); default: from config. */
   store?: AssignmentStore;
+  /** The admin API's store, when `store` is given and the admin listener is on; default: from config. */
+  adminStore?: AdminStore;
   /** Install SIGTERM/SIGINT/SIGHUP handlers (the CLI does; tests do not). */
   signals?: boolean;
 }
@@ -22,6 +26,8 @@ export interface StartOptions {
 export interface RunningGateway {
   readonly url: string;
   readonly opsUrl: string;
+  /** Set when the admin listener is configured. */
+  readonly adminUrl: string | undefined;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   policy(): CompiledPolicy;
@@ -34,13 +40,21 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const logger = opts.logger ?? createLogger(config.log.level);
   const metrics = new GatewayMetrics();
   const loadOptions = { upstreams: new Set(Object.keys(config.upstreams)), methods: config.http.methods };
-  let policy = loadPolicy(config.policy.paths, loadOptions);
+  // YAML is read once per reload; the admin overlay (custom roles, default roles) is compiled in beside it
+  let sources = readPolicySources(config.policy.paths);
+  const readShadow = (): PolicySources | null => config.policy.shadow ? readPolicySources(config.policy.shadow.paths) : null;
+  let shadowSources = readShadow();
+  let overlay: PolicyOverlay = EMPTY_OVERLAY;
+  const compile = (from: PolicySources): CompiledPolicy => {
+    const c = compileWithOverlay(from, loadOptions, overlay);
+    for (const r of c.rejected) logger.error({ role: r.role, problems: describeRejection(r) }, 'custom role left out of the policy: it does not compile against the YAML');
+    return c.policy;
+  };
+  let policy = compile(sources);
   metrics.policyLoaded(policy.version, policy.hash);
   metrics.policyReloads.labels('success').inc(0);
   metrics.policyReloads.labels('failure').inc(0);
-
-  const loadShadow = () => config.policy.shadow ? loadPolicy(config.policy.shadow.paths, loadOptions) : null;
-  let shadow = loadShadow();
+  let shadow = shadowSources && compile(shadowSources);
   const decisionLog = createDecisionLog(config.log.decision_log);
 
   const store = opts.store ?? buildAssignmentStore(config, metrics.storeHooks(), logger);
@@ -57,24 +71,53 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     tunnel: tunnel.tunnel,
   });
 
-  /** Compile off the request path and swap whole; a bad edit keeps the last good policy. */
-  const reloadPolicy = (): boolean => {
+  /** Compile off the request path and swap whole; a bad edit keeps the last good policy. `yaml`: re-read the files too. */
+  const recompile = (yaml: boolean, why: string): boolean => {
     try {
-      const next = loadPolicy(config.policy.paths, loadOptions);
-      const nextShadow = loadShadow();
-      policy = next;
-      shadow = nextShadow;
+      const nextSources = yaml ? readPolicySources(config.policy.paths) : sources;
+      const nextShadowSources = yaml ? readShadow() : shadowSources;
+      const next = compile(nextSources);
+      const nextShadow = nextShadowSources && compile(nextShadowSources);
+      [sources, shadowSources, policy, shadow] = [nextSources, nextShadowSources, next, nextShadow];
       metrics.policyLoaded(next.version, next.hash);
       metrics.policyReloads.labels('success').inc();
-      logger.info({ version: next.version, hash: next.hash.slice(0, 12) }, 'policy reloaded');
+      logger.info({ version: next.version, hash: next.hash.slice(0, 12), why, custom_roles: overlay.roles.length }, 'policy reloaded');
       return true;
     } catch (err) {
       metrics.policyReloads.labels('failure').inc();
       const errors = err instanceof LoadError ? err.diagnostics.map(formatDiagnostic) : [(err as Error).message];
-      logger.error({ errors }, 'policy reload failed; the last good policy stays in force');
+      logger.error({ errors, why }, 'policy reload failed; the last good policy stays in force');
       return false;
     }
   };
+  const reloadPolicy = (): boolean => recompile(true, 'policy files');
+
+  // The overlay lives in the store: read it at start and whenever any instance changes it. Reads are
+  // serialised and coalesced, so a burst of admin writes costs one or two recompilations.
+  let overlayLoaded = store.getPolicyOverlay === undefined;
+  let overlayRead: Promise<void> | undefined;
+  let overlayAgain = false;
+  const refreshOverlay = (): Promise<void> => {
+    if (overlayRead) { overlayAgain = true; return overlayRead; }
+    overlayRead = (async () => {
+      do {
+        overlayAgain = false;
+        try {
+          overlay = await store.getPolicyOverlay!();
+          overlayLoaded = true;
+          recompile(false, 'custom roles');
+        } catch (err) {
+          overlayLoaded = false;
+          logger.warn({ err: (err as Error).message }, 'cannot read custom roles from the store; members holding them are denied until it answers');
+        }
+      } while (overlayAgain);
+    })().finally(() => { overlayRead = undefined; });
+    return overlayRead;
+  };
+  if (store.getPolicyOverlay) {
+    store.watchPolicyOverlay?.(() => { void refreshOverlay(); });
+    await refreshOverlay();
+  }
 
   const server = createServer({
     maxHeaderSize: config.limits.max_header_bytes,
@@ -100,16 +143,29 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
 
-  const ready = { policy: () => policy !== undefined, store: () => store.healthy(), keys: () => auth.ready(), upstreams: () => upstreams.size > 0 };
+  const ready = { policy: () => policy !== undefined, custom_roles: () => overlayLoaded, store: () => store.healthy(), keys: () => auth.ready(), upstreams: () => upstreams.size > 0 };
   const ops = createOpsServer(metrics, Object.entries(ready).map(([name, ok]) => ({ name, ok })));
 
+  let adminStore: AdminStore | undefined;
+  let admin: Server | undefined;
   try {
+    if (config.admin) {
+      adminStore = opts.adminStore ?? await buildAdminStore(config, store);
+      const service = new AdminService({
+        store: adminStore, views: new PolicyViews(adminStore, () => sources, loadOptions),
+        emailClaim: config.auth.jwt.claims.email, inviteTtlS: config.admin.invite_ttl_s,
+      });
+      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR });
+    }
     await listen(server, config.listen.host, config.listen.port);
     await listen(ops, config.ops.host, config.ops.port);
+    if (admin) await listen(admin, config.admin!.host, config.admin!.port);
   } catch (err) {
     server.close();
+    ops.close();
+    admin?.close();
     auth.close();
-    await Promise.allSettled([closeUpstreamPools(upstreams), store.close()]);
+    await Promise.allSettled([closeUpstreamPools(upstreams), store.close(), adminStore?.close()]);
     throw err;
   }
 
@@ -135,12 +191,12 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     for (const w of watchers) w.close();
     const grace = setTimeout(() => { for (const s of sockets) s.destroy(); }, config.limits.shutdown_grace_ms);
     server.closeIdleConnections();
-    await Promise.all([closeServer(server), closeServer(ops)]);
+    await Promise.all([closeServer(server), closeServer(ops), admin && closeServer(admin)]);
     clearTimeout(grace);
     tunnel.close();
     auth.close();
     await closeUpstreamPools(upstreams);
-    await store.close();
+    await Promise.all([store.close(), adminStore?.close()]);
     decisionLog?.flush();
     logger.flush();
   })();
@@ -156,9 +212,13 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   }
 
   const url = `http://${hostPort(server)}`;
-  logger.info({ listen: url, ops: `http://${hostPort(ops)}`, policy: policy.version, routes: policy.routes.routes.length, store: store.kind }, 'rolegate listening');
-  return { url, opsUrl: `http://${hostPort(ops)}`, metrics, logger, policy: () => policy, reloadPolicy, close };
+  const adminUrl = admin && `http://${hostPort(admin)}`;
+  logger.info({ listen: url, ops: `http://${hostPort(ops)}`, admin: adminUrl, policy: policy.version, routes: policy.routes.routes.length, store: store.kind }, 'rolegate listening');
+  return { url, opsUrl: `http://${hostPort(ops)}`, adminUrl, metrics, logger, policy: () => policy, reloadPolicy, close };
 }
+
+/** The built console (npm run build puts it beside this module). */
+const CONSOLE_DIR = fileURLToPath(new URL('./admin/console/', import.meta.url));
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
 
