@@ -1,7 +1,10 @@
 import type { Config } from '../config/index.js';
+import type { AdminStore } from './admin-types.js';
 import { CachedAssignmentStore } from './cached-store.js';
 import { RedisInvalidationFeed } from './invalidation.js';
+import { MemoryAdminStore } from './memory-admin-store.js';
 import { MemoryAssignmentStore } from './memory-store.js';
+import { RedisAdminStore } from './redis-admin-store.js';
 import { createRedisClient, describeRedis, type RedisClient } from './redis-connection.js';
 import { redisKeys } from './redis-keys.js';
 import { RedisAssignmentStore } from './redis-store.js';
@@ -24,12 +27,24 @@ export function buildAssignmentStore(config: Config, hooks: StoreHooks, logger: 
   const client = createRedisClient(s.redis);
   watchConnection(client, 'commands', where, logger);
   const backend = new RedisAssignmentStore(client, keys, hooks);
-  if (s.cache.max_entries === 0) return backend;
-
+  // also with the cache off (max_entries 0): the feed tells this instance when custom or default roles change
   const sub = createRedisClient(s.redis, { subscriber: true });
   watchConnection(sub, 'invalidations', where, logger);
   const feed = new RedisInvalidationFeed(sub, keys.channel, logger, () => hooks.error('subscribe'));
   return new CachedAssignmentStore(backend, feed, { maxEntries: s.cache.max_entries, ttlMs: s.cache.ttl_ms, staleIfErrorMs: s.stale_if_error_ms }, hooks);
+}
+
+/**
+ * The admin API's store, beside the assignment store this process reads: on
+ * Redis, its own connection (waits at most connect_timeout_ms for Redis, else
+ * throws); in memory, writing into that same MemoryAssignmentStore, so the
+ * gateway sees a change at its next request.
+ */
+export async function buildAdminStore(config: Config, assignments: AssignmentStore): Promise<AdminStore> {
+  const opts = { auditMaxEntries: config.admin?.audit_max_entries ?? 10000 };
+  if (config.store.redis) return RedisAdminStore.open(config.store.redis, opts);
+  if (!(assignments instanceof MemoryAssignmentStore)) throw new Error(`the in-memory admin store needs the in-memory assignment store, got ${assignments.kind}`);
+  return new MemoryAdminStore(assignments, opts);
 }
 
 /**

@@ -1,11 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
 import type { RecordFacts, RecordRelation } from '../policy/index.js';
-import { cacheKey } from './redis-keys.js';
+import type { PolicyOverlay } from './admin-types.js';
+import { cacheKey, OVERLAY_KEYS } from './redis-keys.js';
 import type { Invalidation, InvalidationFeed } from './invalidation.js';
 import type { AssignmentStore, MemberRecord, StoreHooks } from './types.js';
 
 export interface CacheOptions {
+  /** 0: keep nothing (every read goes to the backend); the feed still runs, for watchPolicyOverlay. */
   maxEntries: number;
   ttlMs: number;
   /** How long past its TTL an entry may still be served when the backend fails (0: never). */
@@ -42,6 +44,9 @@ export class CachedAssignmentStore implements AssignmentStore {
    * store_unavailable (fail closed, no stale answer).
    */
   readonly getPrincipalRecords?: (principal: string, resource: string, relation: RecordRelation) => Promise<ReadonlySet<string>>;
+  /** Present when the backend has it; never cached (read off the request path, when watchPolicyOverlay says so). */
+  readonly getPolicyOverlay?: () => Promise<PolicyOverlay>;
+  private readonly overlayWatchers: (() => void)[] = [];
 
   constructor(
     private readonly backend: AssignmentStore,
@@ -60,12 +65,17 @@ export class CachedAssignmentStore implements AssignmentStore {
         throw err instanceof GatewayError ? err : new GatewayError('store_unavailable', (err as Error)?.message, undefined, { cause: err });
       });
     }
+    this.getPolicyOverlay = backend.getPolicyOverlay?.bind(backend);
     feed?.start({
       message: (inv) => this.apply(inv),
-      subscribed: () => { this.flush(); this.trusted = true; },
+      // changes may have been missed while unsubscribed: the overlay is re-read too
+      subscribed: () => { this.flush(); this.trusted = true; this.overlayChanged(); },
       lost: () => { this.trusted = false; },
     });
   }
+
+  /** Calls `changed` when a write on any instance touched custom or default roles, on a flush-all, and on every (re)subscribe. */
+  watchPolicyOverlay(changed: () => void): void { this.overlayWatchers.push(changed); }
 
   getMember(id: string): MemberRecord | null | Promise<MemberRecord | null> {
     return this.read(cacheKey.member(id), () => this.backend.getMember(id));
@@ -102,6 +112,11 @@ export class CachedAssignmentStore implements AssignmentStore {
   private apply(inv: Invalidation): void {
     this.invalidate(inv.keys);
     this.hooks.invalidation(Math.max(0, Date.now() - inv.writtenAtMs) / 1000);
+    if (inv.keys === 'all' || inv.keys.some((k) => OVERLAY_KEYS.includes(k))) this.overlayChanged();
+  }
+
+  private overlayChanged(): void {
+    for (const w of this.overlayWatchers) w();
   }
 
   private flush(): void {
@@ -128,7 +143,7 @@ export class CachedAssignmentStore implements AssignmentStore {
         invalidated: false,
         promise: Promise.resolve().then(load).then((value) => {
           if (this.inflight.get(key) === flight) this.inflight.delete(key);
-          if (!flight.invalidated) this.cache.set(key, { value, freshUntil: this.now() + this.opts.ttlMs });
+          if (!flight.invalidated && this.opts.maxEntries > 0) this.cache.set(key, { value, freshUntil: this.now() + this.opts.ttlMs });
           return value;
         }, (err: unknown) => {
           if (this.inflight.get(key) === flight) this.inflight.delete(key);

@@ -1,6 +1,6 @@
 export { MemoryAssignmentStore } from './memory-store.js';
 export { loadSeed, seedSchema } from './seed.js';
-export { buildAssignmentStore } from './build-store.js';
+export { buildAssignmentStore, buildAdminStore } from './build-store.js';
 export { RedisAssignmentStore } from './redis-store.js';
 export { CachedAssignmentStore, type CacheOptions } from './cached-store.js';
 export { AssignmentWriter } from './writer.js';
@@ -11,4 +11,5 @@ export { InvalidAssignmentError, checkId, checkMemberPatch, checkRelationsPatch,
 export type * from './types.js';
 export type * from './admin-types.js';
 export { MemoryAdminStore } from './memory-admin-store.js';
+export { RedisAdminStore } from './redis-admin-store.js';
 export { EMPTY_OVERLAY } from './memory-store.js';

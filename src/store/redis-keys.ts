@@ -1,5 +1,5 @@
 /**
- * Every Redis key rolegate uses, in one place (README-keys.md documents them;
+ * Every Redis key rolegate uses, in one place (docs/redis-store.md documents them;
  * the write script in redis-script.ts builds the same names from `base`).
  *
  * All keys start with `{<prefix>}`: the braces are a Redis Cluster hash tag, so
@@ -12,7 +12,7 @@ export interface KeyModel {
   readonly base: string;
   /** Pub/sub channel for invalidations (a channel, not a key: no hash tag). */
   readonly channel: string;
-  /** HASH status, roles, groups, org, kind, email, created, updated. */
+  /** HASH status, roles, groups, org, kind, email, created, updated; admin: rev, represents, inv_exp, inv_sent, inv_by, inv_sends. */
   member(id: string): string;
   /** SET of every member id. */
   readonly members: string;
@@ -30,8 +30,14 @@ export interface KeyModel {
   readonly partners: string;
   /** SET of a partner's groups. */
   partnerGroups(partner: string): string;
-  /** HASH role name -> role definition JSON. Reserved for the admin API; nothing reads it yet. */
+  /** HASH custom role name -> JSON {rev, created_ms, updated_ms, updated_by, body}. */
   readonly customRoles: string;
+  /** HASH default_roles (JSON override; absent: YAML as is), rev. */
+  readonly settings: string;
+  /** STREAM of admin audit entries, capped (MAXLEN ~). */
+  readonly audit: string;
+  /** STRING (with a TTL): the stored response of an Idempotency-Key. */
+  idempotency(key: string): string;
   /** STRING counter, incremented by every write that changes something. */
   readonly version: string;
 }
@@ -52,6 +58,9 @@ export function redisKeys(prefix: string): KeyModel {
     partners: `${base}partners`,
     partnerGroups: (p) => `${base}partner:${p}:groups`,
     customRoles: `${base}roles`,
+    settings: `${base}settings`,
+    audit: `${base}audit`,
+    idempotency: (key) => `${base}idem:${key}`,
     version: `${base}version`,
   };
 }
@@ -62,3 +71,6 @@ export const cacheKey = {
   relations: (ref: string) => `relations:${ref}`,
   partner: (p: string) => `partner:${p}`,
 };
+
+/** Invalidation keys (not cache entries) of the policy overlay: custom roles, default-role override. */
+export const OVERLAY_KEYS: readonly string[] = ['roles', 'settings'];

@@ -2,37 +2,44 @@ import type { RedisConfig } from '../config/index.js';
 import type { RecordFacts } from '../policy/index.js';
 import { checkId, checkMemberPatch, checkRelationsPatch, InvalidAssignmentError, parseRef, STATUSES } from './ids.js';
 import { changesFromOutcomes, planImport, type StoreSnapshot } from './import-plan.js';
-import { decodeMember } from './redis-codec.js';
+import type { AdminMember, MemberQuery } from './admin-types.js';
+import { decodeAdminMember, decodeMember } from './redis-codec.js';
 import { createRedisClient, describeRedis, waitReady, type RedisClient } from './redis-connection.js';
 import { redisKeys, type KeyModel } from './redis-keys.js';
-import { APPLY_SCRIPT, type ApplyOp, type ApplyOutcome } from './redis-script.js';
+import { applyScript, type ApplyCall, type ApplyOp, type ApplyOutcome } from './redis-script.js';
 import { execResults, quit } from './redis-store.js';
 import type { ImportReport, MemberPatch, RelationsPatch, StoreSeed, StoredMember, WriteResult } from './types.js';
 
-interface ApplyCommand { rolegateApply(versionKey: string, base: string, channel: string, nowMs: string, ops: string): Promise<string[]> }
+/** A client for a command-line style caller: connected (at most connect_timeout_ms) or an error naming where. */
+export async function connectRedis(cfg: RedisConfig): Promise<RedisClient> {
+  const client = createRedisClient(cfg);
+  // waitReady reports the failure; without a listener ioredis prints every retry to stderr
+  client.on('error', () => {});
+  try {
+    await waitReady(client, cfg.connect_timeout_ms);
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`cannot reach Redis (${describeRedis(cfg)}): ${(err as Error).message}`);
+  }
+  return client;
+}
 
 /**
- * The write side of the Redis store (the CLI today, the admin API later).
+ * The write side of the Redis store (the CLI; RedisAdminStore builds on it).
  * Every write is one call of the apply script: atomic, version bumped, and an
  * invalidation published to every gateway instance in the same step.
  */
 export class AssignmentWriter {
+  /** The apply script on this client, for callers that send their own ops (RedisAdminStore). */
+  readonly apply: ApplyCall;
+
   constructor(private readonly client: RedisClient, readonly keys: KeyModel) {
-    client.defineCommand('rolegateApply', { numberOfKeys: 1, lua: APPLY_SCRIPT });
+    this.apply = applyScript(client, keys);
   }
 
   /** Connects and waits (at most connect_timeout_ms) until Redis answers. */
   static async open(cfg: RedisConfig): Promise<AssignmentWriter> {
-    const client = createRedisClient(cfg);
-    // waitReady reports the failure; without a listener ioredis prints every retry to stderr
-    client.on('error', () => {});
-    try {
-      await waitReady(client, cfg.connect_timeout_ms);
-    } catch (err) {
-      client.disconnect();
-      throw new Error(`cannot reach Redis (${describeRedis(cfg)}): ${(err as Error).message}`);
-    }
-    return new AssignmentWriter(client, redisKeys(cfg.prefix));
+    return new AssignmentWriter(await connectRedis(cfg), redisKeys(cfg.prefix));
   }
 
   /** Creates or updates a member; fields left out keep their value. A new member is active unless told otherwise. */
@@ -63,17 +70,17 @@ export class AssignmentWriter {
   async importSeed(seed: StoreSeed, opts: { dryRun?: boolean } = {}): Promise<ImportReport> {
     const plan = planImport(await this.snapshot(), seed);
     if (opts.dryRun) return report(true, plan.changes, await this.version());
-    const { version, outcomes } = await this.apply(plan.ops);
+    const { version, outcomes } = await this.applyOps(plan.ops);
     return report(false, changesFromOutcomes(plan, outcomes), version);
   }
 
-  async getMember(id: string): Promise<StoredMember | null> {
+  async getMember(id: string): Promise<AdminMember | null> {
     checkId('member id', id);
-    return decodeMember(id, await this.client.hgetall(this.keys.member(id)));
+    return decodeAdminMember(id, await this.client.hgetall(this.keys.member(id)));
   }
 
   /** Members, optionally only those holding `role` and/or with `status`, sorted by id. */
-  async listMembers(filter: { role?: string; status?: string } = {}): Promise<StoredMember[]> {
+  async listMembers(filter: MemberQuery = {}): Promise<AdminMember[]> {
     const sets: string[] = [];
     if (filter.role !== undefined) { checkId('role', filter.role); sets.push(this.keys.byRole(filter.role)); }
     if (filter.status !== undefined) {
@@ -81,7 +88,7 @@ export class AssignmentWriter {
       sets.push(this.keys.byStatus(filter.status));
     }
     const ids = (sets.length === 0 ? await this.client.smembers(this.keys.members) : await this.client.sinter(...sets)).sort();
-    return (await this.readMembers(ids)).filter((m): m is StoredMember => m !== null);
+    return (await this.readMembers(ids)).filter((m): m is AdminMember => m !== null);
   }
 
   /** Everything stored, for an import's diff. */
@@ -110,24 +117,25 @@ export class AssignmentWriter {
 
   async close(): Promise<void> { await quit(this.client); }
 
-  private async readMembers(ids: readonly string[]): Promise<(StoredMember | null)[]> {
+  private async readMembers(ids: readonly string[]): Promise<(AdminMember | null)[]> {
     if (ids.length === 0) return [];
     const m = this.client.multi();
     for (const id of ids) m.hgetall(this.keys.member(id));
-    return execResults(await m.exec()).map((h, i) => decodeMember(ids[i]!, h as Record<string, string>));
+    return execResults(await m.exec()).map((h, i) => decodeAdminMember(ids[i]!, h as Record<string, string>));
   }
 
   private async one(op: ApplyOp): Promise<WriteResult> {
-    const { version, outcomes } = await this.apply([op]);
+    const { version, outcomes } = await this.applyOps([op]);
     const outcome = outcomes[0];
     if (outcome === 'missing') throw new Error(`member "${(op as { id: string }).id}" does not exist`);
     return { outcome: outcome === 'removed' ? 'changed' : outcome ?? 'unchanged', version };
   }
 
-  private async apply(ops: ApplyOp[]): Promise<{ version: number; outcomes: ApplyOutcome[] }> {
-    const k = this.keys;
-    const res = await (this.client as unknown as ApplyCommand).rolegateApply(k.version, k.base, k.channel, String(Date.now()), JSON.stringify(ops));
-    return { version: Number(res[0]), outcomes: res.slice(1) as ApplyOutcome[] };
+  /** Ops without a commit envelope always apply (no expectations, no idempotency key). */
+  private async applyOps(ops: readonly ApplyOp[]): Promise<{ version: number; outcomes: readonly ApplyOutcome[] }> {
+    const res = await this.apply(ops);
+    if (res.k !== 'ok') throw new Error(`apply script answered ${res.k} to a plain write`);
+    return res;
   }
 }
 
