@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { AssignmentWriter, InvalidAssignmentError, RedisAssignmentStore, redisKeys } from '../../src/store/index.js';
+import { AssignmentWriter, InvalidAssignmentError, RedisAdminStore, RedisAssignmentStore, redisKeys } from '../../src/store/index.js';
 import { APPLY_SCRIPT } from '../../src/store/redis-script.js';
 import { recordingStoreHooks, redisConfig, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -40,6 +40,9 @@ describe('Redis key model and atomic writes', () => {
     assert.equal(k.userRecords('u-mia', 'assigned', 'deals'), '{rolegate:}user:u-mia:assigned:deals');
     assert.equal(k.channel, 'rolegate:invalidate');
     assert.equal(k.customRoles, '{rolegate:}roles');
+    assert.equal(k.settings, '{rolegate:}settings');
+    assert.equal(k.audit, '{rolegate:}audit');
+    assert.equal(k.idempotency('key-1'), '{rolegate:}idem:key-1');
   });
 
   test('member hash holds status, roles, groups, org, kind, email and timestamps', async () => {
@@ -53,6 +56,38 @@ describe('Redis key model and atomic writes', () => {
     assert.equal(h.kind, 'internal');
     assert.equal(h.email, 'mia@acme.test');
     assert.ok(Number(h.created) >= before && Number(h.updated) === Number(h.created));
+    assert.deepEqual(Object.keys(h).sort(), ['created', 'email', 'groups', 'kind', 'org', 'represents', 'rev', 'roles', 'status', 'updated']);
+    assert.equal(h.rev, '1');
+  });
+
+  test('admin layout: invite fields, roles hash, settings hash, audit stream, idempotency string', async () => {
+    const admin = await RedisAdminStore.open(redisConfig(redis.url), { auditMaxEntries: 100 });
+    try {
+      const result = await admin.commit({
+        expect: [],
+        writes: [
+          { k: 'member', id: 'u-ivy', patch: { status: 'pending', roles: ['viewer'], represents: ['emea', 'amer'], invite: { expires_ms: 1764633600000, sent_ms: 1764028800000, by: 'u-olivia', sends: 1 } } },
+          { k: 'role', name: 'deal-desk', body: { grants: ['deals:read'], description: 'Deal desk' }, by: 'u-olivia' },
+          { k: 'default_roles', value: { partner: ['viewer'] } },
+        ],
+        audit: [{ actor: 'u-olivia', action: 'member.invite', target: 'member:u-ivy', before: null, after: { roles: ['viewer'] }, request_id: 'r-1' }],
+        idempotency: { key: 'k1', response: { status: 201, body: '{}', fingerprint: 'f' }, ttl_ms: 1000 },
+      });
+      assert.ok(result.ok);
+      const h = await raw.hgetall(k.member('u-ivy'));
+      assert.deepEqual([h.represents, h.inv_exp, h.inv_sent, h.inv_by, h.inv_sends, h.rev], ['emea,amer', '1764633600000', '1764028800000', 'u-olivia', '1', '1']);
+      const role = JSON.parse((await raw.hget(k.customRoles, 'deal-desk'))!);
+      assert.deepEqual(Object.keys(role), ['rev', 'created_ms', 'updated_ms', 'updated_by', 'body']);
+      assert.deepEqual(role.body, { description: 'Deal desk', grants: ['deals:read'] });
+      assert.deepEqual(await raw.hgetall(k.settings), { default_roles: '{"partner":["viewer"]}', rev: '1' });
+      const [entry] = await raw.xrange(k.audit, '-', '+');
+      assert.deepEqual(entry![1].filter((_, i) => i % 2 === 0), ['at', 'actor', 'action', 'target', 'before', 'after', 'request_id']);
+      assert.deepEqual(JSON.parse((await raw.get(k.idempotency('k1')))!), { status: 201, body: '{}', fingerprint: 'f' });
+      const pttl = await raw.pttl(k.idempotency('k1'));
+      assert.ok(pttl > 0 && pttl <= 1000);
+    } finally {
+      await admin.close();
+    }
   });
 
   test('partial update keeps other fields; "" clears org; indexes follow role and status changes', async () => {
@@ -102,12 +137,12 @@ describe('Redis key model and atomic writes', () => {
     assert.equal(await store.getRelations('deals/none'), null);
   });
 
-  test('partner groups, and the reserved custom-roles hash is left alone', async () => {
+  test('partner groups; the writer leaves the admin keys (roles, settings, audit) alone', async () => {
     await w.setPartnerGroups('p-42', ['emea', 'amer']);
     const store = new RedisAssignmentStore(raw, k, recordingStoreHooks().hooks);
     assert.deepEqual(await store.getPartnerGroups('p-42'), ['amer', 'emea']);
     assert.equal(await store.getPartnerGroups('p-0'), null);
-    assert.equal(await raw.exists(k.customRoles), 0);
+    assert.equal(await raw.exists(k.customRoles, k.settings, k.audit), 0);
   });
 
   test('a write is one script call that also publishes the invalidation', async () => {
