@@ -5,9 +5,10 @@ import { GatewayError, errorBody, statusOf, type Reason } from './errors.js';
 import type { Config } from './config/index.js';
 import type { Authenticator } from './auth/index.js';
 import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute } from './routes/index.js';
-import { assemblePrincipal, HEADER_SAFE, decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
+import { assemblePrincipal, HEADER_SAFE, consideredRoles, decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
 import type { AssignmentStore } from './store/index.js';
 import { forward, forwardFiltered, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
+import type { ForwardHooks } from './proxy/forward.js';
 import type { GatewayMetrics, Logger, DecisionLog, DecisionLogEntry } from './ops/index.js';
 
 export interface GatewayStages {
@@ -60,6 +61,7 @@ export function createGateway(s: GatewayStages) {
   const methods = new Set(config.http.methods);
   const canonicalOptions = { emptySegments: config.http.empty_segments, allowSemicolon: config.http.allow_semicolon, maxPathBytes: config.limits.max_path_bytes };
   const claimNames = config.auth.jwt.claims;
+  const forwardHooks: ForwardHooks = { onUpstreamHeaders: (name, seconds) => metrics.upstream(name, seconds) };
 
   async function admit(req: IncomingMessage, trace: Trace, upgrade: boolean): Promise<Admission> {
     const method = req.method!;
@@ -104,7 +106,7 @@ export function createGateway(s: GatewayStages) {
     const shadow = s.shadowPolicy();
     if (shadow) void shadowDecide(shadow, method, canonical, principal, route, action, allowed, decision);
     if (!allowed) throw new GatewayError(decision, undefined, { resource: route.resource, action });
-    return { route, target: canonical, action, filter: decision === 'filter' ? { principal, alternatives: target.listFilter! } : null, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: effectiveRoles(policy, principal), requestId: trace.id } };
+    return { route, target: canonical, action, filter: decision === 'filter' ? { principal, alternatives: target.listFilter! } : null, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: consideredRoles(policy, principal).join(','), requestId: trace.id } };
   }
 
   /** Decide again under the candidate policy, off the response path; it never changes what the client gets. */
@@ -171,15 +173,13 @@ export function createGateway(s: GatewayStages) {
       const a = await admit(req, trace, false);
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
-      res.setHeader(hygiene.names.requestId, trace.id);
       const maxBody = a.route.maxBodyBytes || config.limits.max_body_bytes;
       const visible = a.filter ? await buildRecordFilter(a.filter.principal, a.route.resource, a.filter.alternatives, s.store) : null;
-      const onUpstreamHeaders = (seconds: number) => metrics.upstream(upstream.name, seconds);
       try {
         if (visible) {
-          await forwardFiltered(upstream, req, res, a.target.path + a.target.query, headers, hygiene, a.route.list!, visible, onUpstreamHeaders);
+          await forwardFiltered(upstream, req, res, a.target.path + a.target.query, headers, hygiene, trace.id, a.route.list!, visible, forwardHooks);
         } else {
-          await forward(upstream, req, res, a.target.path + a.target.query, headers, hygiene, maxBody, { onUpstreamHeaders });
+          await forward(upstream, req, res, a.target.path + a.target.query, headers, hygiene, trace.id, maxBody, forwardHooks);
         }
       } catch (err) {
         const f = classifyUpstreamError(err);
@@ -231,12 +231,6 @@ export function createGateway(s: GatewayStages) {
 /** RFC 6750 §3.1: a request that presented no token gets no error code. */
 function wwwAuthenticate(reason: Reason): string {
   return reason === 'missing_token' ? 'Bearer' : `Bearer error="invalid_token", error_description="${reason}"`;
-}
-
-function effectiveRoles(policy: CompiledPolicy, p: Principal): string {
-  if (p.roles.length > 0) return p.roles.join(',');
-  const kind = p.kind === 'partner' || p.kind === 'internal' ? p.kind : undefined;
-  return kind ? policy.defaultRoles[kind].join(',') : '';
 }
 
 /**

@@ -4,6 +4,7 @@ import { GatewayError } from '../errors.js';
 import type { ListShape } from '../routes/index.js';
 import type { Upstream } from './upstream-pools.js';
 import type { HeaderHygiene } from './header-hygiene.js';
+import type { ForwardHooks } from './forward.js';
 
 export type RecordVisible = (id: string) => boolean | Promise<boolean>;
 
@@ -15,7 +16,7 @@ export type RecordVisible = (id: string) => boolean | Promise<boolean>;
  */
 export async function forwardFiltered(
   upstream: Upstream, req: IncomingMessage, res: ServerResponse, path: string, headers: string[],
-  hygiene: HeaderHygiene, shape: ListShape, visible: RecordVisible, onUpstreamHeaders: (seconds: number) => void,
+  hygiene: HeaderHygiene, requestId: string, shape: ListShape, visible: RecordVisible, hooks: ForwardHooks,
 ): Promise<void> {
   const started = performance.now();
   // the body must be readable to be filtered: ask for it uncompressed
@@ -28,8 +29,8 @@ export async function forwardFiltered(
   res.once('close', onClose);
   try {
     const up = await upstream.pool.request({ method: req.method!, path, headers: outHeaders, body: hasBody ? req : null, signal: abort.signal });
-    onUpstreamHeaders((performance.now() - started) / 1000);
-    const responseHeaders = hygiene.response(up.headers as Record<string, string | string[] | undefined>);
+    hooks.onUpstreamHeaders(upstream.name, (performance.now() - started) / 1000);
+    const responseHeaders = hygiene.response(up.headers as Record<string, string | string[] | undefined>, requestId);
     if (up.statusCode < 200 || up.statusCode > 299 || req.method === 'HEAD') {
       res.writeHead(up.statusCode, responseHeaders);
       await pipeline(up.body, res);

@@ -5,8 +5,18 @@ import type { Upstream } from './upstream-pools.js';
 import type { HeaderHygiene } from './header-hygiene.js';
 
 export interface ForwardHooks {
-  /** Upstream answered with headers after `seconds`. */
-  onUpstreamHeaders(seconds: number): void;
+  /** Upstream `name` answered with headers after `seconds`. */
+  onUpstreamHeaders(name: string, seconds: number): void;
+}
+
+/** What the response factory needs; passed as undici's `opaque`, so no closure is made per request. */
+interface Exchange {
+  res: ServerResponse;
+  upstream: string;
+  requestId: string;
+  hygiene: HeaderHygiene;
+  hooks: ForwardHooks;
+  started: number;
 }
 
 /**
@@ -16,9 +26,8 @@ export interface ForwardHooks {
  */
 export function forward(
   upstream: Upstream, req: IncomingMessage, res: ServerResponse, path: string,
-  headers: string[], hygiene: HeaderHygiene, maxBodyBytes: number, hooks: ForwardHooks,
+  headers: string[], hygiene: HeaderHygiene, requestId: string, maxBodyBytes: number, hooks: ForwardHooks,
 ): Promise<void> {
-  const started = performance.now();
   const method = req.method!;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   let body: IncomingMessage | Transform | null = null;
@@ -29,23 +38,32 @@ export function forward(
     }
     body = maxBodyBytes > 0 && declared === undefined ? req.pipe(new ByteLimit(maxBodyBytes)) : req;
   }
-  // A client that goes away takes its upstream request with it. undici accepts an
-  // EventEmitter as `signal` (listening for 'abort'); the request object already is
-  // one, which saves an AbortController per request on the hot path.
-  const onClose = () => { if (!res.writableFinished) req.emit('abort'); };
-  res.once('close', onClose);
-  return upstream.pool.stream(
-    { method, path, headers, body, signal: req, opaque: res },
-    ({ statusCode, headers: upstreamHeaders, opaque }) => {
-      hooks.onUpstreamHeaders((performance.now() - started) / 1000);
-      const out = opaque as ServerResponse;
-      out.writeHead(statusCode, hygiene.response(upstreamHeaders as Record<string, string | string[] | undefined>));
-      return out;
+  res.once('close', abortUpstreamOnClose);
+  const exchange: Exchange = { res, upstream: upstream.name, requestId, hygiene, hooks, started: performance.now() };
+  return upstream.pool.stream({ method, path, headers, body, signal: req, opaque: exchange }, answer).then(
+    () => { res.off('close', abortUpstreamOnClose); },
+    (err: unknown) => {
+      res.off('close', abortUpstreamOnClose);
+      if (body instanceof ByteLimit && body.exceeded) throw new GatewayError('body_too_large', `body > ${maxBodyBytes} bytes`);
+      throw err;
     },
-  ).then(() => undefined, (err: unknown) => {
-    if (body instanceof ByteLimit && body.exceeded) throw new GatewayError('body_too_large', `body > ${maxBodyBytes} bytes`);
-    throw err;
-  }).finally(() => res.off('close', onClose));
+  );
+}
+
+/**
+ * A client that goes away takes its upstream request with it. undici accepts an
+ * EventEmitter as `signal` (listening for 'abort'); the request object already is
+ * one, which saves an AbortController per request on the hot path.
+ */
+function abortUpstreamOnClose(this: ServerResponse): void {
+  if (!this.writableFinished) this.req.emit('abort');
+}
+
+function answer({ statusCode, headers, opaque }: { statusCode: number; headers: Record<string, string | string[] | undefined>; opaque: unknown }): ServerResponse {
+  const x = opaque as Exchange;
+  x.hooks.onUpstreamHeaders(x.upstream, (performance.now() - x.started) / 1000);
+  x.res.writeHead(statusCode, x.hygiene.response(headers, x.requestId));
+  return x.res;
 }
 
 /** Counts a chunked body and fails it once it passes the route's limit. */

@@ -38,6 +38,9 @@ export function compileHeaderHygiene(cfg: HeadersConfig) {
     roles: `${cfg.prefix}roles`, requestId: `${cfg.prefix}request-id`,
   };
 
+  // undici hands response header names lowercased: ours must be the same key to replace an upstream's copy
+  const requestIdKey = names.requestId.toLowerCase();
+
   const isDropped = (lower: string): boolean => {
     if (drop.has(lower)) return true;
     // only names spelled with `_` or `.` pay for normalization; CGI-style upstreams read `X_Real_IP` as `X-Real-IP`
@@ -82,10 +85,12 @@ export function compileHeaderHygiene(cfg: HeadersConfig) {
     },
     /**
      * Upstream response headers minus hop-by-hop ones and those the upstream's
-     * Connection lists, as a new object. Built rather than `delete`d from undici's
-     * object: deleting turns it into a slow dictionary that writeHead then walks.
+     * Connection lists, plus our request id (it wins over an upstream's), as a new
+     * object. Built rather than `delete`d from undici's object: deleting turns it
+     * into a slow dictionary that writeHead then walks. Carrying the id here, not
+     * in an earlier setHeader, keeps writeHead on its fast path (no per-header merge).
      */
-    response(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+    response(headers: Record<string, string | string[] | undefined>, requestId: string): Record<string, string | string[]> {
       const conn = headers.connection;
       const listed = conn === undefined ? null : String(conn).toLowerCase().split(',').map((t) => t.trim());
       const out: Record<string, string | string[]> = {};
@@ -94,6 +99,7 @@ export function compileHeaderHygiene(cfg: HeadersConfig) {
         if (v === undefined || HOP_BY_HOP_SET.has(name) || (listed !== null && listed.includes(name))) continue;
         out[name] = v;
       }
+      out[requestIdKey] = requestId;
       return out;
     },
   };

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { POLICY, SEED, startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { header, type Recorded } from '../helpers/stub-upstream.js';
 import { rawRequest, req, type RawResponse } from '../helpers/raw-http.js';
 
@@ -16,6 +16,7 @@ let vera: string;
 before(async () => {
   gw = await startTestGateway();
   vera = await gw.token('u-vera');
+  gw.upstream.on('/probe/own-id', { headers: { 'X-Rolegate-Request-Id': 'upstream-made' } });
   gw.upstream.on('/probe/hop', {
     chunked: true,
     headers: {
@@ -200,5 +201,43 @@ describe('response headers', () => {
   test('the response carries the request id the upstream saw', async () => {
     const { res, rec } = await through([]);
     assert.deepEqual(res.headers.get('x-rolegate-request-id'), header(rec, 'x-rolegate-request-id'));
+  });
+
+  test('an upstream cannot replace the request id the client gets', async () => {
+    const { res, rec } = await through([], '/probe/own-id');
+    assert.deepEqual(res.headers.get('x-rolegate-request-id'), header(rec, 'x-rolegate-request-id'));
+  });
+});
+
+describe('roles header', () => {
+  let grouped: TestGateway;
+  before(async () => {
+    grouped = await startTestGateway({
+      policy: `${POLICY}groups:\n  finance: { roles: [member, admin] }\n  empty: { roles: [] }\n`,
+      seed: SEED.replace('members:\n', 'members:\n  u-gina: { status: active, roles: [viewer, member], groups: [finance], org: acme, kind: internal }\n' +
+        '  u-gus: { status: active, roles: [], groups: [finance], org: acme, kind: internal }\n' +
+        '  u-pia: { status: active, roles: [], groups: [empty], org: p-42, kind: partner }\n'),
+    });
+  });
+  after(async () => { await grouped?.close(); });
+
+  /** The roles header the upstream got for `sub` on a route every one of them may read. */
+  async function rolesSent(sub: string, path = '/api/deals'): Promise<string[]> {
+    grouped.upstream.reset();
+    const res = await rawRequest(grouped.url, req(`GET ${path} HTTP/1.1`, ['Host: gateway.test', `Authorization: Bearer ${await grouped.token(sub)}`, 'Connection: close']));
+    assert.equal(res.responses[0]?.status, 200, res.text.slice(0, 300));
+    return header(grouped.upstream.requests[0]!, 'x-rolegate-roles');
+  }
+
+  test('lists the direct roles, then the roles granted through groups, each once', async () => {
+    assert.deepEqual(await rolesSent('u-gina'), ['viewer,member,admin']);
+  });
+
+  test('a member whose only roles come through a group gets those, not the audience defaults', async () => {
+    assert.deepEqual(await rolesSent('u-gus'), ['member,admin']);
+  });
+
+  test('a member whose groups grant no role gets the audience defaults the decision used', async () => {
+    assert.deepEqual(await rolesSent('u-pia', '/api/partners/p-42/deals'), ['partner_contact']);
   });
 });
