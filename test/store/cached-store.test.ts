@@ -170,4 +170,41 @@ describe('CachedAssignmentStore', () => {
     for (let i = 0; i < 1000; i++) await store.getMember(`u-${i}`);
     assert.equal(store.size, 50);
   });
+
+  test('max_entries 0 keeps nothing: every read goes to the backend', async () => {
+    const { backend, store } = setup({ maxEntries: 0 });
+    backend.members.set('u-1', member('u-1'));
+    assert.deepEqual(await store.getMember('u-1'), member('u-1'));
+    assert.ok(store.getMember('u-1') instanceof Promise);
+    assert.equal(store.size, 0);
+  });
+
+  test('watchPolicyOverlay fires for roles/settings keys, a flush-all and a resubscribe; not for members', () => {
+    const { feed, store } = setup();
+    let calls = 0;
+    store.watchPolicyOverlay(() => { calls++; });
+    const h = feed.handlers();
+    h.message({ keys: ['member:u-1', 'relations:deals/d1'], writtenAtMs: Date.now(), version: 1 });
+    assert.equal(calls, 0);
+    h.message({ keys: ['member:u-1', 'roles'], writtenAtMs: Date.now(), version: 2 });
+    h.message({ keys: ['settings'], writtenAtMs: Date.now(), version: 3 });
+    h.message({ keys: 'all', writtenAtMs: Date.now(), version: 4 });
+    assert.equal(calls, 3);
+    feed.down();
+    assert.equal(calls, 3);
+    feed.up();
+    assert.equal(calls, 4, 'messages may have been missed while down');
+  });
+
+  test('getPolicyOverlay is forwarded uncached when the backend has it, absent otherwise', async () => {
+    const { store } = setup();
+    assert.equal(store.getPolicyOverlay, undefined);
+    const overlay = { roles: [], defaultRoles: { partner: ['viewer'] }, settingsRev: 1 };
+    let reads = 0;
+    const backend = { ...fakeBackend().store, getPolicyOverlay: async () => { reads++; return overlay; } };
+    const withOverlay = new CachedAssignmentStore(backend, fakeFeed(), { maxEntries: 10, ttlMs: 1000, staleIfErrorMs: 0 }, recordingStoreHooks().hooks);
+    assert.equal(await withOverlay.getPolicyOverlay!(), overlay);
+    await withOverlay.getPolicyOverlay!();
+    assert.equal(reads, 2);
+  });
 });
