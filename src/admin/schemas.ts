@@ -36,7 +36,8 @@ export const schemas = {
       expires_in_s: { type: 'integer', minimum: 60, maximum: 90 * 24 * 3600 },
     },
   },
-  memberPatch: { type: 'object', additionalProperties: false, minProperties: 1, properties: memberFields },
+  // status: reactivate a removed member or remove one (an invitation is the only way to `pending`)
+  memberPatch: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...memberFields, status: { enum: ['active', 'removed'] } } },
   bulk: {
     type: 'object', additionalProperties: false, required: ['action', 'ids'],
     properties: {
@@ -45,7 +46,7 @@ export const schemas = {
       roles: roleNames,
     },
     if: { properties: { action: { const: 'remove' } } },
-    then: { not: { required: ['roles'] } },
+    then: { properties: { roles: false } },
     else: { required: ['roles'] },
   },
   roleCreate: { ...roleBody, required: ['name'], properties: { ...roleProperties, name: customRoleName } },
