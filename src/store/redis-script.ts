@@ -29,10 +29,10 @@ if ARGV[5] then commit = cjson.decode(ARGV[5]) end
 local out = { 'ok', '' }
 local touched, seen = {}, {}
 local FIELDS = { 'status', 'roles', 'groups', 'org', 'kind', 'email' }
--- admin bookkeeping: an import's replace keeps them (the seed format has none of them)
-local ADMIN_FIELDS = { 'represents', 'inv_exp', 'inv_sent', 'inv_by', 'inv_sends' }
-local LIST_FIELDS = { roles = true, groups = true, represents = true }
 local INVITE = { 'inv_exp', 'inv_sent', 'inv_by', 'inv_sends' }
+-- admin bookkeeping: an import's replace keeps them (the seed format has none of them)
+local ADMIN_FIELDS = { 'represents', unpack(INVITE) }
+local LIST_FIELDS = { roles = true, groups = true, represents = true }
 local STATUS = { pending = true, active = true, removed = true }
 local KIND = { internal = true, partner = true }
 local PARTS = { { 'assignees', 'assigned' }, { 'collaborators', 'collaborates' } }
