@@ -27,11 +27,13 @@ export async function startColdRedis(ctx: TargetContext, name: string): Promise<
   }
 }
 
-/** One request per token, 8 at a time: every user is let in, and its token lands in the verified-token cache. */
+/** One request per token, 8 at a time, within 60 s: every user is let in, and its token lands in the verified-token cache. */
 async function eachOnce(url: string, tokens: readonly string[]): Promise<void> {
   let i = 0;
+  const deadline = Date.now() + 60_000;
   const worker = async (): Promise<void> => {
     while (i < tokens.length) {
+      if (Date.now() > deadline) throw new Error(`only ${i} of ${tokens.length} cold users answered within 60 s`);
       const k = i++;
       const r = await httpGet(`${url}${SMALL_PATH}`, { authorization: `Bearer ${tokens[k] as string}` }, 5000);
       if (r.status !== 200) throw new Error(`cold user u-cold-${k}: HTTP ${r.status} ${r.body.toString('utf8', 0, 200)}`);

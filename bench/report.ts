@@ -1,6 +1,7 @@
 // RESULTS.md and bench/results/<timestamp>.json.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { goalsTable } from './goals.js';
 import type { MachineFacts } from './machine.js';
 import { microTable } from './micro-run.js';
 import type { MicroOutcome } from './micro-run.js';
@@ -30,6 +31,9 @@ export function renderReport({ settings: s, facts, pinning, date, results, micro
     + `- pinning: ${pinning}\n`
     + `- payloads: small ${payloadBody('small').length} B, large ${payloadBody('large').length} B JSON\n\n`;
   if (flagged.length > 0) md += `**Flagged rows (non-2xx, socket errors or timeouts): ${flagged.join('; ')}**\n\n`;
+  md += `## Issue 4 targets, this run\n\nRatios of median CPU µs/req between rows of this run (tables below). `
+    + `With a high load average (header) they move a lot between runs: read them with the ranges.\n\n`
+    + `${goalsTable({ results, micro, streaming, revocation })}\n`;
   for (const p of PAYLOADS) {
     md += `## Saturation, ${p} JSON (${payloadBody(p).length} B)\n\n${mainTable(results, p)}\n`;
   }

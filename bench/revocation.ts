@@ -81,7 +81,7 @@ export async function runRevocation(ctx: TargetContext, n: number, limitS: numbe
       stops.push(() => (t.child as Child).stop());
       return t;
     };
-    const [a, b] = [await start('revocation-a'), await start('revocation-b')];
+    const [a, b] = await Promise.all([start('revocation-a'), start('revocation-b')]);
     const writer = await AssignmentWriter.open({ url: redis.url, prefix: 'bench:', connect_timeout_ms: 2000, command_timeout_ms: 2000 });
     stops.push(() => writer.close());
     const [ca, cb] = [new Client(a.url), new Client(b.url)];

@@ -133,7 +133,8 @@ export async function startRolegate(ctx: TargetContext, name: string, variant: R
     child = spawnChild(name, process.execPath, [rolegateCli(ctx), 'serve', '--config', config], {
       core: ctx.proxyCore, stderrFile: join(dir, 'stderr.log'), cwd: ctx.repoRoot,
     });
-    await waitReadyOrStop(child, `http://127.0.0.1:${opsPort}/readyz`, 10_000);
+    // 20 s: on a loaded 2-core machine a gateway pinned next to other proxies can take seconds to connect its store.
+    await waitReadyOrStop(child, `http://127.0.0.1:${opsPort}/readyz`, 20_000);
   } catch (err) {
     await ownRedis?.child.stop();
     throw err;

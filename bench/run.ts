@@ -27,7 +27,7 @@ interface Sections { streaming: StreamOutcome; revocation: RevocationOutcome | {
 /** Streaming and revocation lag, after the load rounds (streaming resets the peak-RSS reading). */
 async function sections(s: Settings, ready: Live[], ctx: TargetContext, headers: Record<string, string>): Promise<Sections> {
   let failures = 0;
-  const sizeNote = s.mode === 'smoke' ? 'smoke: a few MB' : s.streamBytes === 200e6 ? '' : `--stream-mb: ${s.streamBytes / 1e6} MB, not the 200 MB of the target`;
+  const sizeNote = s.streamBytes === 200e6 ? '' : `${s.mode === 'smoke' ? 'smoke' : '--stream-mb'}: ${s.streamBytes / 1e6} MB, not the 200 MB of the target`;
   const streaming = await runStreaming(ready, s.streamBytes, sizeNote, headers, streamLimitS(s));
   failures += streaming.samples.filter((x) => x.error !== undefined).length;
   let revocation: RevocationOutcome | { error: string };
@@ -67,7 +67,8 @@ async function main(): Promise<number> {
   const repoRoot = join(benchDist, '..', '..');
   const t0 = Date.now();
   const budgetS = estimateS(s);
-  const limitS = Math.round(budgetS * 1.5 + 60);
+  // Smoke gets more slack: it runs inside npm test, often beside other suites on the same cores.
+  const limitS = Math.round(budgetS * (s.mode === 'smoke' ? 4 : 1.5) + 60);
   setTimeout(() => {
     process.stderr.write(`bench: exceeded its time bound (${limitS} s), aborting\n`);
     process.exit(3);
