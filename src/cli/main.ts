@@ -14,6 +14,7 @@ import { access, accessHelp } from './access.js';
 import { diff, diffHelp } from './diff.js';
 import { replay, replayHelp } from './replay.js';
 import { schema, schemaHelp } from './schema.js';
+import { audit, auditHelp } from './audit.js';
 import { demoUpstream, demoUpstreamHelp } from './demo-upstream.js';
 import { out, err, UsageError } from './output.js';
 
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: str
   diff: { run: diff, help: diffHelp },
   replay: { run: replay, help: replayHelp },
   schema: { run: schema, help: schemaHelp },
+  audit: { run: audit, help: auditHelp },
   'demo-upstream': { run: demoUpstream, help: demoUpstreamHelp },
 };
 
@@ -54,6 +56,7 @@ Commands:
   diff       semantic diff of two policies (files, folders, git:REF:path): rights gained and lost
   replay     re-decide a decision log under a candidate policy; list what would change
   schema     print the JSON Schema of config, policy, tests files or decision-log lines
+  audit      the admin API's audit log (who changed what, when, before and after)
   demo-upstream  run only the bundled demo portal upstream (--port N)`;
 
 async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
 import { AssignmentWriter, InvalidAssignmentError, type MemberPatch, type StoredMember, type WriteResult } from '../store/index.js';
-import { out, UsageError } from './output.js';
+import { formatTable, out, UsageError } from './output.js';
 
 export const membersHelp = `rolegate members set ID [options]     create or update a member
 rolegate members remove ID            mark a member removed (denied at once on every instance)
@@ -21,10 +21,16 @@ assignments at run time, configure store.redis.`;
 
 /** The writer for the store a config names; a config without Redis is a usage error. */
 export async function openWriter(configFile: string | undefined): Promise<AssignmentWriter> {
+  const config = redisConfigOf(configFile);
+  return AssignmentWriter.open(config.store.redis!);
+}
+
+/** The config a store command works on; one without Redis is a usage error. */
+export function redisConfigOf(configFile: string | undefined): Config {
   const file = configFile ?? process.env.ROLEGATE_CONFIG ?? 'config/gateway.yaml';
   const config = loadConfig(file);
   if (!config.store.redis) throw new UsageError(`${file} ${NO_REDIS}`);
-  return AssignmentWriter.open(config.store.redis);
+  return config;
 }
 
 /** Runs `fn` with a connected writer, closing it after; invalid ids become usage errors. */
@@ -111,6 +117,5 @@ function table(rows: readonly StoredMember[]): string {
   if (rows.length === 0) return '(no members)';
   const cells = [['ID', 'STATUS', 'ROLES', 'GROUPS', 'ORG', 'KIND', 'EMAIL'],
     ...rows.map((m) => [m.id, m.status, m.roles.join(',') || '-', m.groups.join(',') || '-', m.org ?? '-', m.kind ?? '-', m.email ?? '-'])];
-  const widths = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return formatTable(cells);
 }

@@ -37,3 +37,31 @@ test('an unreachable Redis is a clear error, not a hang', async () => {
   assert.match(r.stderr, /cannot reach Redis \(redis:\/\/127\.0\.0\.1:\d+\)/);
   assert.equal(rolegate(['diff', 'policy.yaml', 'policy.yaml', '--config', dead], { cwd: ws.dir }).code, 2);
 });
+
+test('audit lists the admin log from Redis, newest first, as a table or JSON lines', async () => {
+  const { RedisAdminStore } = await import('../../src/store/index.js');
+  const store = await RedisAdminStore.open({ url: redis.url, prefix: 't:', connect_timeout_ms: 1000, command_timeout_ms: 1000 }, { auditMaxEntries: 100 });
+  try {
+    for (const [i, who] of ['u-olivia', 'u-adam'].entries()) {
+      const r = await store.commit({
+        expect: [], writes: [{ k: 'member', id: `u-new${i}`, patch: { status: 'pending', roles: ['viewer'] } }],
+        audit: [{ actor: who, action: 'member.invite', target: `member:u-new${i}`, before: null, after: { roles: ['viewer'] }, request_id: `req-${i}` }],
+      });
+      assert.equal(r.ok, true);
+    }
+  } finally {
+    await store.close();
+  }
+  const table = rolegate(['audit', '--config', ws.config, '--limit', '5']);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trim().split('\n');
+  assert.match(lines[0]!, /^ID\s+WHEN\s+ACTOR\s+ACTION\s+TARGET\s+REQUEST$/);
+  assert.match(lines[1]!, /u-adam\s+member\.invite\s+member:u-new1\s+req-1$/);
+  assert.match(lines[2]!, /u-olivia\s+member\.invite\s+member:u-new0\s+req-0$/);
+  const jsonLines = rolegate(['audit', '--config', ws.config, '--json', '--limit', '1']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(jsonLines.length, 1);
+  assert.deepEqual(jsonLines[0].after, { roles: ['viewer'] });
+  const older = rolegate(['audit', '--config', ws.config, '--json', '--before', jsonLines[0].id]).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(older[0].request_id, 'req-0');
+  assert.equal(rolegate(['audit', '--config', ws.config, '--limit', '0']).code, 2);
+});
