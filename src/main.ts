@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
@@ -119,27 +119,10 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     await refreshOverlay();
   }
 
-  const server = createServer({
-    maxHeaderSize: config.limits.max_header_bytes,
-    headersTimeout: config.limits.headers_timeout_ms,
-    requestTimeout: config.limits.request_timeout_ms,
-    keepAliveTimeout: config.limits.keep_alive_timeout_ms,
-    insecureHTTPParser: false,
-    requireHostHeader: true,
-    joinDuplicateHeaders: false,
-    // Node checks headers/request timeouts on this interval (default 30 s): keep it tight so a slow client is cut off on time
-    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(Math.min(config.limits.headers_timeout_ms, config.limits.request_timeout_ms) / 4))),
-  }, (req, res) => { void gateway.onRequest(req, res); });
+  const server = createServer(httpServerOptions(config), (req, res) => { void gateway.onRequest(req, res); });
   server.maxConnections = config.limits.max_connections || Infinity;
   server.on('upgrade', (req, socket, head) => { void gateway.onUpgrade(req, socket, head); });
-  server.on('connect', (_req, socket: Socket) => rejectSocket(socket, 'method_not_allowed'));
-  // parser errors (ambiguous framing, bad headers, oversize headers): a JSON 400/431 and the connection closes
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
-    const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_framing';
-    rejectSocket(socket, reason);
-    logger.info({ code: err.code, reason }, 'client error');
-  });
+  guardParser(server, logger);
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
 
@@ -155,7 +138,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         store: adminStore, views: new PolicyViews(adminStore, () => sources, loadOptions),
         emailClaim: config.auth.jwt.claims.email, inviteTtlS: config.admin.invite_ttl_s,
       });
-      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR });
+      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR, http: httpServerOptions(config) });
+      guardParser(admin, logger);
     }
     await listen(server, config.listen.host, config.listen.port);
     await listen(ops, config.ops.host, config.ops.port);
@@ -228,6 +212,32 @@ function rejectSocket(socket: Socket, reason: Reason): void {
   const text = STATUS_TEXT[status] ?? 'Bad Request';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   socket.destroySoon();
+}
+
+/** The strict parser and timeouts every listener that faces clients uses (gateway and admin). */
+function httpServerOptions(config: Config): ServerOptions {
+  return {
+    maxHeaderSize: config.limits.max_header_bytes,
+    headersTimeout: config.limits.headers_timeout_ms,
+    requestTimeout: config.limits.request_timeout_ms,
+    keepAliveTimeout: config.limits.keep_alive_timeout_ms,
+    insecureHTTPParser: false,
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+    // Node checks headers/request timeouts on this interval (default 30 s): keep it tight so a slow client is cut off on time
+    connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(Math.min(config.limits.headers_timeout_ms, config.limits.request_timeout_ms) / 4))),
+  };
+}
+
+/** CONNECT and parser errors (ambiguous framing, bad or oversize headers, timeouts): a JSON 4xx and the connection closes. */
+function guardParser(server: Server, logger?: Logger): void {
+  server.on('connect', (_req, socket: Socket) => rejectSocket(socket, 'method_not_allowed'));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : 'bad_framing';
+    rejectSocket(socket, reason);
+    logger?.info({ code: err.code, reason }, 'client error');
+  });
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -24,6 +24,8 @@ export interface AdminServerOptions {
   readonly logger: AdminLogger;
   /** Folder of the built console (index.html and its assets); absent: API only. */
   readonly consoleDir?: string | undefined;
+  /** Parser limits and timeouts, the same as the gateway's listener. */
+  readonly http?: ServerOptions | undefined;
 }
 
 /** What one API call gets: the caller, the path's parameters, the parsed body and the concurrency headers. */
@@ -83,7 +85,8 @@ const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf
  */
 export function createAdminServer(o: AdminServerOptions): Server {
   const assets = loadConsole(o.consoleDir);
-  return createServer({ requireHostHeader: true, joinDuplicateHeaders: false }, (req, res) => {
+  // Host is checked in checkSingletons, so a request without one gets our JSON error rather than Node's empty 400
+  return createServer({ ...o.http, requireHostHeader: false, joinDuplicateHeaders: false }, (req, res) => {
     const requestId = randomUUID();
     const start = performance.now();
     let actor: string | undefined;
@@ -96,6 +99,7 @@ export function createAdminServer(o: AdminServerOptions): Server {
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, identified: (id: string) => void): Promise<void> {
+    checkSingletons(req.rawHeaders);
     const url = parseTarget(req.url);
     const method = req.method ?? '';
     if (!url.pathname.startsWith('/v1/')) return serveConsole(res, method, url.pathname, assets);
@@ -132,9 +136,6 @@ export function createAdminServer(o: AdminServerOptions): Server {
   }
 
   async function authenticate(req: IncomingMessage, requestId: string, identified: (id: string) => void): Promise<Caller> {
-    let n = 0;
-    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'authorization') n++;
-    if (n > 1) throw new GatewayError('duplicate_authorization');
     const token = await o.auth.authenticate(req.headers.authorization, undefined);
     identified(token.subject);
     const member = await o.store.getMember(token.subject);
@@ -163,6 +164,19 @@ function fail(res: ServerResponse, err: unknown, requestId: string, logger: Admi
   });
   res.end(body);
   return g.reason;
+}
+
+/** Exactly one Host, at most one Authorization: two would let parts of a system disagree on which counts. */
+function checkSingletons(raw: readonly string[]): void {
+  let host = 0;
+  let authorization = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i]!.toLowerCase();
+    if (n === 'host') host++;
+    else if (n === 'authorization') authorization++;
+  }
+  if (host !== 1) throw new GatewayError('bad_framing', host === 0 ? 'no Host header' : 'more than one Host header');
+  if (authorization > 1) throw new GatewayError('duplicate_authorization');
 }
 
 function parseTarget(target: string | undefined): URL {

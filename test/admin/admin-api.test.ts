@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { adminClient, type AdminClient } from '../helpers/admin.js';
+import { jsonOf, rawRequest, req } from '../helpers/raw-http.js';
 
 const PORTAL = readFileSync(fileURLToPath(new URL('../../../policies/portal.yaml', import.meta.url)), 'utf8');
 const SEED = `
@@ -364,3 +365,29 @@ async function waitForGateway(who: string, path: string, method: string, status:
   }
   assert.fail(`gateway still answers ${JSON.stringify(last)} for ${who} ${method} ${path}, expected ${status} ${reason ?? ''}`);
 }
+
+describe('raw bytes at the admin listener', () => {
+  type RawRow = [name: string, bytes: (tok: string) => string, status: number, reason: string];
+  const ROWS: RawRow[] = [
+    ['Content-Length and Transfer-Encoding together', (t) => req('POST /v1/members HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Content-Type: application/json', 'Content-Length: 4', 'Transfer-Encoding: chunked', 'Connection: close'], '0\r\n\r\n'), 400, 'bad_framing'],
+    ['two Authorization headers', (t) => req('GET /v1/me HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Authorization: Bearer x.y.z', 'Connection: close']), 400, 'duplicate_authorization'],
+    ['no Host header', (t) => req('GET /v1/me HTTP/1.1', [`Authorization: Bearer ${t}`, 'Connection: close']), 400, 'bad_framing'],
+    ['absolute-form target', (t) => req('GET http://evil.test/v1/me HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Connection: close']), 400, 'bad_request_target'],
+    ['a path with a bad escape', (t) => req('GET /v1/members/%E0%A4%A HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Connection: close']), 400, 'bad_percent_encoding'],
+    ['oversized headers', (t) => req('GET /v1/me HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, `X-Pad: ${'a'.repeat(70 * 1024)}`, 'Connection: close']), 431, 'headers_too_large'],
+  ];
+  for (const [name, bytes, status, reason] of ROWS) {
+    test(name, async () => {
+      const r = await rawRequest(api.url, bytes(await gw.token('u-olivia')), { timeoutMs: 3000 });
+      const res = r.responses[0];
+      assert.equal(res?.status, status, r.text.slice(0, 300));
+      assert.equal(jsonOf(res)?.reason, reason);
+    });
+  }
+
+  test('a member id with an encoded slash is one segment, not a path', async () => {
+    const res = await api.as('u-adam').get('/v1/members/u-mia%2F..%2F..%2Fv1%2Fme');
+    assert.equal(res.status, 400);
+    assert.equal(res.body.reason, 'invalid_body');
+  });
+});
