@@ -18,6 +18,7 @@ export interface GoalInputs {
 
 const mark = (ok: boolean): string => (ok ? '✓' : '✗');
 const x = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a');
+const signed = (n: number, digits: number, unit: string): string => `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(digits)} ${unit}`;
 
 export function goalsTable({ results, micro, streaming, revocation }: GoalInputs): string {
   const sum = (name: string, p: PayloadName): Summary | undefined => {
@@ -50,17 +51,17 @@ export function goalsTable({ results, micro, streaming, revocation }: GoalInputs
   const cold = cpu('rolegate-redis-cold', 'small');
   const warm = cpu('rolegate-redis', 'small');
   rows.push(['cold path (every request a different user, a Redis read each; tokens cached)',
-    Number.isFinite(cold) ? `small: ${x(cold / warm)} rolegate-redis (warm), ${cold - warm >= 0 ? '+' : ''}${(cold - warm).toFixed(0)} µs/req` : 'n/a', 'reported']);
+    Number.isFinite(cold) ? `small: ${x(cold / warm)} rolegate-redis (warm), ${signed(cold - warm, 0, 'µs/req')}` : 'n/a', 'reported']);
   const filtered = cpu('rolegate-filter', 'large');
   const plain = cpu('rolegate', 'large');
   rows.push(['list filtering (16 KiB list, per-record right)',
-    Number.isFinite(filtered) ? `large: ${x(filtered / plain)} rolegate, ${filtered - plain >= 0 ? '+' : ''}${(filtered - plain).toFixed(0)} µs/req; ${x(filtered / cpu('undici', 'large'))} undici` : 'n/a', 'reported']);
+    Number.isFinite(filtered) ? `large: ${x(filtered / plain)} rolegate, ${signed(filtered - plain, 0, 'µs/req')}; ${x(filtered / cpu('undici', 'large'))} undici` : 'n/a', 'reported']);
   perPayload('added p50 at the fixed rate ≤ 1.2× the undici passthrough\'s', (p) => {
     const f = (name: string) => { const r = results.find((t) => t.name === name && t.unavailable === undefined); return r && summarizeFixed(r, p); };
     const [d, u, g] = [f('direct'), f('undici'), f('rolegate')];
     if (!d || !u || !g) return [Number.NaN, 'n/a'];
     const [addU, addG] = [u.p50Ms - d.p50Ms, g.p50Ms - d.p50Ms];
-    return [addU > 0 ? addG / addU : Number.NaN, `+${addG.toFixed(2)} vs +${addU.toFixed(2)} ms`];
+    return [addU > 0 ? addG / addU : Number.NaN, `rolegate ${signed(addG, 2, 'ms')} vs undici ${signed(addU, 2, 'ms')}`];
   }, (v) => (Number.isFinite(v) ? v <= 1.2 : undefined));
   const policy = micro && !('error' in micro) ? micro.rows.find((r) => r.name === 'policy path') : undefined;
   rows.push(['canonicalize + match + decide ≤ 2 µs p99 (200 roles × 1,000 routes)', policy ? `${(policy.p99Ns / 1000).toFixed(2)} µs p99` : 'n/a', policy ? mark(policy.p99Ns <= 2000) : 'n/a']);

@@ -41,7 +41,7 @@ export function machineFacts(): MachineFacts {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
-    nginx: nginxVersion() ?? 'not installed',
+    nginx: nginxVersion() ?? 'nginx not installed',
     autocannon: pkgVersion('autocannon'),
     undici: pkgVersion('undici'),
     clkTck: clockTicks(),
