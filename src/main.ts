@@ -133,7 +133,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   let admin: Server | undefined;
   try {
     if (config.admin) {
-      adminStore = opts.adminStore ?? await buildAdminStore(config, store);
+      adminStore = opts.adminStore ?? buildAdminStore(config, store, logger);
       const service = new AdminService({
         store: adminStore, views: new PolicyViews(adminStore, () => sources, loadOptions),
         emailClaim: config.auth.jwt.claims.email, inviteTtlS: config.admin.invite_ttl_s,

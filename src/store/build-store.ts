@@ -36,13 +36,19 @@ export function buildAssignmentStore(config: Config, hooks: StoreHooks, logger: 
 
 /**
  * The admin API's store, beside the assignment store this process reads: on
- * Redis, its own connection (waits at most connect_timeout_ms for Redis, else
- * throws); in memory, writing into that same MemoryAssignmentStore, so the
- * gateway sees a change at its next request.
+ * Redis, its own connection, made in the background like the gateway's (the
+ * gateway starts while Redis is down; admin calls answer store_unavailable
+ * until it is up); in memory, writing into that same MemoryAssignmentStore, so
+ * the gateway sees a change at its next request.
  */
-export async function buildAdminStore(config: Config, assignments: AssignmentStore): Promise<AdminStore> {
+export function buildAdminStore(config: Config, assignments: AssignmentStore, logger: StoreLogger): AdminStore {
   const opts = { auditMaxEntries: config.admin?.audit_max_entries ?? 10000 };
-  if (config.store.redis) return RedisAdminStore.open(config.store.redis, opts);
+  const redis = config.store.redis;
+  if (redis) {
+    const client = createRedisClient(redis);
+    watchConnection(client, 'admin', describeRedis(redis), logger);
+    return new RedisAdminStore(client, redisKeys(redis.prefix), opts);
+  }
   if (!(assignments instanceof MemoryAssignmentStore)) throw new Error(`the in-memory admin store needs the in-memory assignment store, got ${assignments.kind}`);
   return new MemoryAdminStore(assignments, opts);
 }
