@@ -51,9 +51,12 @@ export function confirmDialog(title: string, text: string, action: string): Prom
     .then((v) => v === true);
 }
 
-/** A labelled form field. */
+let fieldIds = 0;
+
+/** A labelled form field. The label points at the input (for/id), so the field's name is the label alone, not the hint or a select's value. */
 export function field(label: string, input: HTMLElement, hint?: string): HTMLElement {
-  return h('label.field', {}, h('span.label', {}, label), input, hint ? h('span.hint', {}, hint) : null);
+  input.id ||= `field-${++fieldIds}`;
+  return h('div.field', {}, h('label.label', { for: input.id }, label), input, hint ? h('span.hint', {}, hint) : null);
 }
 
 /** Checkboxes for picking roles; returns the element and a getter of the checked names. */

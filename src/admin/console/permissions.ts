@@ -43,7 +43,7 @@ export async function renderPermissions(root: HTMLElement, ctx: Context): Promis
     type: 'button', 'data-role': r.name, 'aria-current': String(r.name === selected),
     onclick: () => void show(r.name),
   },
-  h('span.role-name', {}, r.name, sourceBadge(r)),
+  h('span.role-name', {}, r.name, sourceBadge(r), r.problems ? h('span.badge.expired', { title: r.problems }, 'not in force') : null),
   h('span.sub', {}, `${r.members} member${r.members === 1 ? '' : 's'}${r.description ? ` · ${r.description}` : ''}`));
 
   const markSelected = (name: string | undefined) => {
@@ -56,6 +56,8 @@ export async function renderPermissions(root: HTMLElement, ctx: Context): Promis
     let role: RoleDetail;
     try {
       role = await api.role(name);
+      // the detail has no member count; the list has
+      role.members ??= (await ctx.roles()).find((r) => r.name === name)?.members ?? 0;
     } catch (e) {
       notify.error(e);
       return;
@@ -70,6 +72,7 @@ export async function renderPermissions(root: HTMLElement, ctx: Context): Promis
         custom && ctx.can('roles:update') ? h('button.primary', { type: 'button', onclick: () => void editor(role) }, 'Edit') : null,
         custom && ctx.can('roles:delete') ? h('button.danger-text', { type: 'button', onclick: () => void remove(role) }, 'Delete') : null),
       custom ? null : h('p.note', {}, 'Defined in policy YAML: read-only here. Clone it to make an editable copy.'),
+      role.problems ? h('p.note.problem', {}, `Not in force: the policy no longer compiles this role (${role.problems}). Edit or delete it.`) : null,
       h('div.matrix-scroll', {}, matrixTable(role, resources, columns)),
       legend());
   };
@@ -85,22 +88,22 @@ export async function renderPermissions(root: HTMLElement, ctx: Context): Promis
       onSubmit: () => api.cloneRole(from.name, name.value.trim(), description.value.trim() || undefined),
     });
     if (!made) return;
-    notify.ok(`Created ${made.name} from ${from.name}.`);
     await refreshList();
     await show(made.name);
+    notify.ok(`Created ${made.name} from ${from.name}.`);
   };
 
   const remove = async (role: RoleDetail) => {
     const text = role.members
-      ? `${role.members} member${role.members === 1 ? '' : 's'} hold it. They lose it; a member left with no role is denied (no_role).`
+      ? `Held by ${role.members} member${role.members === 1 ? '' : 's'}. They lose it; a member left with no role is denied (no_role).`
       : 'No member holds it.';
     if (!await confirmDialog(`Delete ${role.name}?`, text, 'Delete role')) return;
     try {
       const done = await api.deleteRole(role.name, role.rev ?? 0);
-      notify.ok(`Deleted ${done.deleted}${done.members.length ? `; taken from ${done.members.join(', ')}` : ''}.`);
       await refreshList();
       markSelected(undefined);
       clear(pane, h('p.empty', {}, 'Pick a role.'));
+      notify.ok(`Deleted ${done.deleted}${done.members.length ? `; taken from ${done.members.join(', ')}` : ''}.`);
     } catch (e) {
       reportEditError(e, () => void show(role.name));
     }
@@ -125,7 +128,7 @@ export async function renderPermissions(root: HTMLElement, ctx: Context): Promis
         save),
       h('div.editor-fields', {},
         role ? null : field('Name', name, 'Letters, digits, _ . -; starts with a letter.'),
-        field('Description', description),
+        grow(field('Description', description)),
         field('Audience', audience)),
       folds ? h('p.note', {}, 'This role uses inherits/except; saving writes its effective permissions as plain grants.') : null,
       h('div.matrix-scroll', {}, editableMatrix(resources, columns, cells, updatePreview)),
@@ -141,9 +144,9 @@ export async function renderPermissions(root: HTMLElement, ctx: Context): Promis
       save.disabled = true;
       const saved = role ? api.updateRole(role.name, role.rev ?? 0, body) : api.createRole(name.value.trim(), body);
       saved.then(async (r) => {
-        notify.ok(role ? `Saved ${r.name}.` : `Created ${r.name}.`);
         await refreshList();
         await show(r.name);
+        notify.ok(role ? `Saved ${r.name}.` : `Created ${r.name}.`);
       }, (err: unknown) => {
         save.disabled = false;
         reportEditError(err, () => { if (role) void reload(role.name); });
@@ -181,7 +184,12 @@ function keep(body: RoleBody): RoleBody {
   return body.login === undefined ? {} : { login: body.login };
 }
 
-function sourceBadge(r: RoleSummary): HTMLElement {
+function grow(el: HTMLElement): HTMLElement {
+  el.classList.add('grow');
+  return el;
+}
+
+function sourceBadge(r: Pick<RoleSummary, 'source' | 'builtin'>): HTMLElement {
   if (r.source === 'custom') return h('span.badge.custom', {}, 'custom');
   return r.builtin ? h('span.badge.builtin', {}, 'built-in') : h('span.badge.yaml', {}, 'YAML');
 }
@@ -205,11 +213,11 @@ function accessBadge(c: MatrixCell | undefined): HTMLElement {
   if (c?.access === 'yes') return h('span.access.yes', {}, 'yes');
   if (c?.access === 'conditional') {
     const when = c.when?.map((all) => all.join(' & ')).join(' | ') ?? '';
-    return h('span.access.cond', { title: when }, describeValue(when || 'no'));
+    return h('span.access.cond', { title: `only ${describeValue(when)}` }, when);
   }
   if (c?.excluded_by) {
     const x = c.excluded_by;
-    return h('span.access.excluded', { title: `excluded by ${x.by} ${x.name} (the except of ${x.role})` }, `excluded (${x.name})`);
+    return h('span.access.excluded', { title: `excluded by ${x.by} ${x.name} (the except of ${x.role})` }, 'excluded');
   }
   return h('span.access.no', { 'aria-label': 'no' }, '—');
 }
@@ -219,7 +227,7 @@ function legend(): HTMLElement {
     h('span.access.yes', {}, 'yes'), ' always ',
     h('span.access.cond', {}, 'condition'), ' only where the record condition holds ',
     h('span.access.no', {}, '—'), ' no ',
-    h('span.access.excluded', {}, 'excluded'), ' removed by an except (tag or resource)');
+    h('span.access.excluded', {}, 'excluded'), ' removed by an except (hover for the tag)');
 }
 
 function editableMatrix(resources: readonly ResourceInfo[], columns: readonly string[], cells: Cells, changed: () => void): HTMLElement {

@@ -1,7 +1,7 @@
 /** Settings & audit tab: default roles per audience (Introw) and the audit log. */
 import { api, type AuditEntry, type DefaultRoles } from './api.js';
 import type { Context } from './context.js';
-import { field, openDialog, rolePicker } from './dialog.js';
+import { openDialog, rolePicker } from './dialog.js';
 import { clear, formatTime, h } from './dom.js';
 import { notify } from './notice.js';
 
@@ -38,7 +38,7 @@ export async function renderSettings(root: HTMLElement, ctx: Context): Promise<v
     const pickers = AUDIENCES.map((a) => {
       const picker = rolePicker(names, d[a], `default-${a}`);
       const fromYaml = h('input', { type: 'checkbox', checked: d.source[a] === 'yaml' });
-      return { a, picker, fromYaml, el: h('fieldset', {}, h('legend', {}, a), field('Use the policy YAML', fromYaml), picker.el) };
+      return { a, picker, fromYaml, el: h('fieldset', {}, h('legend', {}, a), h('label.check', {}, fromYaml, h('span', {}, 'Use the policy YAML')), picker.el) };
     });
     const saved = await openDialog({
       title: 'Default roles',
@@ -47,8 +47,8 @@ export async function renderSettings(root: HTMLElement, ctx: Context): Promise<v
       onSubmit: () => api.setDefaultRoles(d.rev, Object.fromEntries(pickers.map((p) => [p.a, p.fromYaml.checked ? null : p.picker.value()]))),
     });
     if (!saved) return;
+    await showDefaults().catch((e: unknown) => notify.error(e));
     notify.ok('Default roles saved.');
-    await showDefaults();
   };
 
   let cursor: string | undefined;

@@ -18,7 +18,7 @@ interface State {
 
 export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void> {
   const state: State = { filter: {}, items: [], total: 0, next: null, selected: new Set() };
-  const roleNames = (await ctx.roles().catch((e: unknown) => { notify.error(e); return []; })).map((r) => r.name);
+  const roleNames = (await ctx.roles()).map((r) => r.name);
 
   const roleTabs = h('nav.filter-tabs', { 'aria-label': 'Filter by role' });
   const status = h('select', { 'aria-label': 'Status' },
@@ -46,9 +46,13 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
   const renderRoleTabs = () => clear(roleTabs, ['', ...roleNames].map((r) =>
     h('button', { type: 'button', 'aria-pressed': String((state.filter.role ?? '') === r), onclick: () => { state.filter.role = r || undefined; renderRoleTabs(); void load(); } }, r || 'All')));
 
+  let latest = 0;
   const load = async (more = false) => {
+    // a slower earlier answer (another filter) must not overwrite a newer one
+    const seq = ++latest;
     try {
       const page = await api.members({ ...state.filter, cursor: more ? state.next ?? undefined : undefined });
+      if (seq !== latest) return;
       state.items = more ? [...state.items, ...page.items] : page.items;
       state.total = page.total;
       state.next = page.next_cursor;
@@ -90,13 +94,14 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
         ? h('button.small.danger-text', { type: 'button', onclick: () => void removeOne(m) }, 'Remove') : null);
     return h('tr', { 'data-id': m.id, class: m.status === 'removed' ? 'removed' : undefined },
       canBulk ? h('td.select', {}, box) : null,
-      h('td', {}, h('div.member-id', {}, m.id, self ? h('span.badge.you', {}, 'you') : null), m.email && m.email !== m.id ? h('div.sub', {}, m.email) : null),
+      h('td', {}, h('div.member-id', {}, m.id, self ? h('span.badge.you', {}, 'you') : null), m.email && m.email.toLowerCase() !== m.id ? h('div.sub', {}, m.email) : null),
       h('td', {}, m.roles.length ? m.roles.map((r) => h('span.chip', {}, r)) : h('span.chip.muted', {}, 'no role')),
       h('td', {}, statusBadge(m)),
-      h('td', {}, m.org ?? '—'),
+      h('td', {}, m.org || '—'),
       h('td', {}, m.kind),
       h('td', {}, m.groups.join(', ') || '—'),
-      h('td.nowrap', {}, formatTime(m.updated_ms)),
+      // seeded members carry no timestamps (0)
+      h('td.nowrap', {}, m.updated_ms ? formatTime(m.updated_ms) : '—'),
       actions);
   };
 
@@ -126,7 +131,7 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
     const picker = rolePicker(roleNames, []);
     const id = h('input', { type: 'text', name: 'id', autocomplete: 'off' });
     const org = h('input', { type: 'text', name: 'org', autocomplete: 'off' });
-    const kind = h('select', { name: 'kind' }, h('option', { value: '' }, 'default'), h('option', { value: 'internal' }, 'internal'), h('option', { value: 'partner' }, 'partner'));
+    const kind = h('select', { name: 'kind' }, h('option', { value: '' }, 'default (partner when an organisation is given)'), h('option', { value: 'internal' }, 'internal'), h('option', { value: 'partner' }, 'partner'));
     const groups = h('input', { type: 'text', name: 'groups', autocomplete: 'off' });
     const invited = await openDialog({
       title: 'Invite member',
@@ -151,8 +156,8 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
       },
     });
     if (!invited) return;
-    notify.ok(`Invited ${invited.email ?? invited.id}: pending until they accept${invited.invite ? ` (by ${formatTime(invited.invite.expires_ms)})` : ''}.`);
     await load();
+    notify.ok(`Invited ${invited.email ?? invited.id}: pending until they accept${invited.invite ? ` (by ${formatTime(invited.invite.expires_ms)})` : ''}.`);
   };
 
   const changeRoles = async (m: Member) => {
@@ -164,15 +169,15 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
       onSubmit: () => api.setRoles(m, picker.value()),
     });
     if (!changed) return;
-    notify.ok(`${m.id}: ${changed.roles.join(', ') || 'no role'}.`);
     await load();
+    notify.ok(`${m.id}: ${changed.roles.join(', ') || 'no role'}.`);
   };
 
   const resend = async (m: Member) => {
     try {
       const sent = await api.resend(m.id);
-      notify.ok(`Invite re-sent to ${sent.email ?? sent.id}${sent.invite ? `; expires ${formatTime(sent.invite.expires_ms)}` : ''}.`);
       await load();
+      notify.ok(`Invite re-sent to ${sent.email ?? sent.id}${sent.invite ? `; expires ${formatTime(sent.invite.expires_ms)}` : ''}.`);
     } catch (e) {
       notify.error(e);
     }
@@ -182,8 +187,8 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
     if (!await confirmDialog(`Remove ${m.id}?`, 'Their access ends at once on every gateway instance. The member is kept as removed and can be invited again.', 'Remove')) return;
     try {
       await api.remove(m);
-      notify.ok(`${m.id} removed.`);
       await load();
+      notify.ok(`${m.id} removed.`);
     } catch (e) {
       notify.error(e);
     }
@@ -203,9 +208,9 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
       onSubmit: () => api.bulk(mode.value as BulkAction, ids, picker.value()),
     });
     if (!done) return;
-    notify.ok(`Roles changed for ${done.changed} member${done.changed === 1 ? '' : 's'}.`);
     state.selected.clear();
     await load();
+    notify.ok(`Roles changed for ${done.changed} member${done.changed === 1 ? '' : 's'}.`);
   };
 
   const bulkRemove = async () => {
@@ -213,9 +218,9 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
     if (!await confirmDialog(`Remove ${ids.length} member${ids.length === 1 ? '' : 's'}?`, `${ids.join(', ')}: access ends at once. All or nothing.`, 'Remove')) return;
     try {
       const done = await api.bulk('remove', ids);
-      notify.ok(`${done.changed} member${done.changed === 1 ? '' : 's'} removed.`);
       state.selected.clear();
       await load();
+      notify.ok(`${done.changed} member${done.changed === 1 ? '' : 's'} removed.`);
     } catch (e) {
       notify.error(e);
     }
