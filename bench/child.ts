@@ -150,7 +150,7 @@ export async function waitReady(
     try {
       const r = await httpGet(url, {}, 1000);
       if (ok(r.status)) return;
-      last = `HTTP ${r.status}`;
+      last = `HTTP ${r.status} ${r.body.toString('utf8', 0, 300)}`; // e.g. /readyz names the failing check
     } catch (err) {
       last = (err as Error).message;
     }

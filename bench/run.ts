@@ -17,6 +17,7 @@ import { estimateS, revocationLimitS, settingsFromArgs, streamLimitS } from './s
 import type { Settings } from './settings.js';
 import { runStreaming } from './streaming.js';
 import type { StreamOutcome } from './streaming.js';
+import { redisUnavailable } from './targets.js';
 import type { TargetContext } from './targets.js';
 import { startTokenKit } from './tokens.js';
 
@@ -31,6 +32,11 @@ async function sections(s: Settings, ready: Live[], ctx: TargetContext, headers:
   const streaming = await runStreaming(ready, s.streamBytes, sizeNote, headers, streamLimitS(s));
   failures += streaming.samples.filter((x) => x.error !== undefined).length;
   let revocation: RevocationOutcome | { error: string };
+  const missing = redisUnavailable(ctx);
+  if (missing !== undefined) {
+    say(`revocation lag: unavailable: ${missing}`);
+    return { streaming, revocation: { error: missing }, failures };
+  }
   try {
     revocation = await runRevocation(ctx, s.revocations, revocationLimitS(s));
     say(`  ${revocation.revocations} revocations: p50 ${revocation.p50Ms.toFixed(2)} ms, p99 ${revocation.p99Ms.toFixed(2)} ms, max ${revocation.maxMs.toFixed(2)} ms${revocation.note ? ` (${revocation.note})` : ''}`);
