@@ -1,7 +1,90 @@
-import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { StoreHooks } from '../store/index.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One label set of a counter on the request path: a plain number, handed to prom-client when it is collected. */
+interface CounterCell { readonly labels: Partial<Record<string, string>>; pending: number }
+
+/**
+ * A counter whose request-path increments skip prom-client: its label children
+ * convert, validate and hash their labels on every inc(). The pending counts are
+ * added to the prom-client counter when it is collected, so the exposition stays prom-client's.
+ */
+class HotCounter {
+  private readonly cells: CounterCell[] = [];
+  readonly metric: Counter<string>;
+  constructor(config: { name: string; help: string; labelNames: readonly string[]; registers: Registry[] }) {
+    const cells = this.cells;
+    this.metric = new Counter({
+      ...config,
+      collect() {
+        for (const c of cells) {
+          if (c.pending > 0) { this.inc(c.labels, c.pending); c.pending = 0; }
+        }
+      },
+    });
+  }
+  cell(labels: Partial<Record<string, string>>): CounterCell {
+    const c: CounterCell = { labels, pending: 0 };
+    this.cells.push(c);
+    this.metric.inc(labels, 0); // the series exists from its first use, as prom-client children do
+    return c;
+  }
+}
+
+/** One label set of a request-path histogram: bucket counts (the last is +Inf), sum and count. */
+class HistogramCell {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(private readonly bounds: readonly number[], readonly labelValue: string) { this.counts = new Float64Array(bounds.length + 1); }
+  observe(value: number): void {
+    let i = 0;
+    while (i < this.bounds.length && value > this.bounds[i]!) i++;
+    this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+/**
+ * A histogram with one label whose observe() is a bucket scan and three additions
+ * (prom-client's children allocate, validate and hash per observation). It is
+ * registered in prom-client's registry and answers get() in prom-client's shape,
+ * so the exposition and promtool see an ordinary histogram.
+ */
+class HotHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly cells: HistogramCell[] = [];
+  constructor(readonly name: string, readonly help: string, private readonly labelName: string, private readonly bounds: readonly number[], registry: Registry) {
+    // a duck-typed metric: the registry only calls name, get() and reset()
+    registry.registerMetric(this as unknown as Metric);
+  }
+  cell(labelValue: string): HistogramCell {
+    const c = new HistogramCell(this.bounds, labelValue);
+    this.cells.push(c);
+    return c;
+  }
+  reset(): void {
+    for (const c of this.cells) { c.counts.fill(0); c.sum = 0; c.count = 0; }
+  }
+  async get() {
+    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+    for (const c of this.cells) {
+      let cumulative = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        cumulative += c.counts[i]!;
+        values.push({ value: cumulative, labels: { le: this.bounds[i]!, [this.labelName]: c.labelValue }, metricName: `${this.name}_bucket` });
+      }
+      values.push({ value: c.count, labels: { le: '+Inf', [this.labelName]: c.labelValue }, metricName: `${this.name}_bucket` });
+      values.push({ value: c.sum, labels: { [this.labelName]: c.labelValue }, metricName: `${this.name}_sum` });
+      values.push({ value: c.count, labels: { [this.labelName]: c.labelValue }, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
 
 /**
  * Every metric rolegate exposes. Labels are bounded: route template ids,
@@ -10,16 +93,16 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'rolegate_http_requests_total', help: 'HTTP requests handled, by route template, method, decision and status code.', labelNames: ['route', 'method', 'decision', 'code'] as const, registers: [this.registry] });
-  private readonly duration = new Histogram({ name: 'rolegate_http_request_duration_seconds', help: 'Time from request arrival to response headers sent, by route template.', labelNames: ['route'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly decisions = new Counter({ name: 'rolegate_authz_decisions_total', help: 'Authorization decisions, by resource, action, decision and reason.', labelNames: ['resource', 'action', 'decision', 'reason'] as const, registers: [this.registry] });
-  private readonly upstreamDuration = new Histogram({ name: 'rolegate_upstream_request_duration_seconds', help: 'Time until the upstream answered with response headers, by upstream.', labelNames: ['upstream'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
+  private readonly requests = new HotCounter({ name: 'rolegate_http_requests_total', help: 'HTTP requests handled, by route template, method, decision and status code.', labelNames: ['route', 'method', 'decision', 'code'], registers: [this.registry] });
+  private readonly duration = new HotHistogram('rolegate_http_request_duration_seconds', 'Time from request arrival to response headers sent, by route template.', 'route', LATENCY_BUCKETS, this.registry);
+  private readonly decisions = new HotCounter({ name: 'rolegate_authz_decisions_total', help: 'Authorization decisions, by resource, action, decision and reason.', labelNames: ['resource', 'action', 'decision', 'reason'], registers: [this.registry] });
+  private readonly upstreamDuration = new HotHistogram('rolegate_upstream_request_duration_seconds', 'Time until the upstream answered with response headers, by upstream.', 'upstream', LATENCY_BUCKETS, this.registry);
   private readonly upstreamErrors = new Counter({ name: 'rolegate_upstream_errors_total', help: 'Upstream failures, by upstream and kind (refused, reset, timeout, protocol).', labelNames: ['upstream', 'kind'] as const, registers: [this.registry] });
-  private readonly verifications = new Counter({ name: 'rolegate_token_verifications_total', help: 'Bearer token verifications, by result (ok, cache_hit or the failure reason).', labelNames: ['result'] as const, registers: [this.registry] });
+  private readonly verifications = new HotCounter({ name: 'rolegate_token_verifications_total', help: 'Bearer token verifications, by result (ok, cache_hit or the failure reason).', labelNames: ['result'], registers: [this.registry] });
   private readonly policyInfo = new Gauge({ name: 'rolegate_policy_info', help: 'The policy in force: always 1, labelled with its version and content hash.', labelNames: ['version', 'hash'] as const, registers: [this.registry] });
   readonly policyReloads = new Counter({ name: 'rolegate_policy_reloads_total', help: 'Policy reloads, by result (success or failure).', labelNames: ['result'] as const, registers: [this.registry] });
   readonly policyLastReload = new Gauge({ name: 'rolegate_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load.', registers: [this.registry] });
-  private readonly shadowDecisions = new Counter({ name: 'rolegate_shadow_decisions_total', help: 'Decisions of the shadow (candidate) policy beside the live one, by resource, action, live and candidate decision.', labelNames: ['resource', 'action', 'live', 'candidate'] as const, registers: [this.registry] });
+  private readonly shadowDecisions = new HotCounter({ name: 'rolegate_shadow_decisions_total', help: 'Decisions of the shadow (candidate) policy beside the live one, by resource, action, live and candidate decision.', labelNames: ['resource', 'action', 'live', 'candidate'], registers: [this.registry] });
   private readonly children = new Map<string, unknown>();
   private readonly storeCache = new Counter({ name: 'rolegate_store_cache_total', help: 'Assignment store reads, by result: hit (answered from this instance), miss (read from the store), stale (expired entry served because the store failed).', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly storeErrors = new Counter({ name: 'rolegate_store_errors_total', help: 'Assignment store failures, by operation (member, relations, partner, subscribe).', labelNames: ['op'] as const, registers: [this.registry] });
@@ -35,7 +118,7 @@ export class GatewayMetrics {
     }
   }
 
-  /** The label child for `key`, made once: the hot path does one Map lookup instead of prom-client's label hashing. */
+  /** The label cell for `key`, made once: the hot path does one Map lookup instead of prom-client's label hashing. */
   private child<T>(key: string, make: () => T): T {
     let c = this.children.get(key) as T | undefined;
     if (c === undefined) this.children.set(key, (c = make()) as never);
@@ -43,26 +126,26 @@ export class GatewayMetrics {
   }
 
   request(route: string, method: string, decision: string, code: number, seconds: number): void {
-    this.child(`r\0${route}\0${method}\0${decision}\0${code}`, () => this.requests.labels(route, method, decision, String(code))).inc();
-    this.child(`d\0${route}`, () => this.duration.labels(route)).observe(seconds);
+    this.child(`r\0${route}\0${method}\0${decision}\0${code}`, () => this.requests.cell({ route, method, decision, code: String(code) })).pending++;
+    this.child(`d\0${route}`, () => this.duration.cell(route)).observe(seconds);
   }
 
   decision(resource: string, action: string, decision: string, reason: string): void {
-    this.child(`a\0${resource}\0${action}\0${reason}`, () => this.decisions.labels(resource, action, decision, reason)).inc();
+    this.child(`a\0${resource}\0${action}\0${reason}`, () => this.decisions.cell({ resource, action, decision, reason })).pending++;
   }
 
   upstream(upstream: string, seconds: number): void {
-    this.child(`u\0${upstream}`, () => this.upstreamDuration.labels(upstream)).observe(seconds);
+    this.child(`u\0${upstream}`, () => this.upstreamDuration.cell(upstream)).observe(seconds);
   }
 
   shadow(resource: string, action: string, live: string, candidate: string): void {
-    this.child(`s\0${resource}\0${action}\0${live}\0${candidate}`, () => this.shadowDecisions.labels(resource, action, live, candidate)).inc();
+    this.child(`s\0${resource}\0${action}\0${live}\0${candidate}`, () => this.shadowDecisions.cell({ resource, action, live, candidate })).pending++;
   }
 
   upstreamError(upstream: string, kind: string): void { this.upstreamErrors.labels(upstream, kind).inc(); }
 
   verification(result: string): void {
-    this.child(`v\0${result}`, () => this.verifications.labels(result)).inc();
+    this.child(`v\0${result}`, () => this.verifications.cell({ result })).pending++;
   }
 
   /** The store's metric hooks; children are resolved once so a cache hit costs one increment. */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
+import { errors, type Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
 import type { Upstream } from './upstream-pools.js';
 import type { HeaderHygiene } from './header-hygiene.js';
@@ -7,16 +8,6 @@ import type { HeaderHygiene } from './header-hygiene.js';
 export interface ForwardHooks {
   /** Upstream `name` answered with headers after `seconds`. */
   onUpstreamHeaders(name: string, seconds: number): void;
-}
-
-/** What the response factory needs; passed as undici's `opaque`, so no closure is made per request. */
-interface Exchange {
-  res: ServerResponse;
-  upstream: string;
-  requestId: string;
-  hygiene: HeaderHygiene;
-  hooks: ForwardHooks;
-  started: number;
 }
 
 /**
@@ -30,7 +21,7 @@ export function forward(
 ): Promise<void> {
   const method = req.method!;
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-  let body: IncomingMessage | Transform | null = null;
+  let body: IncomingMessage | ByteLimit | null = null;
   if (hasBody) {
     const declared = req.headers['content-length'];
     if (maxBodyBytes > 0 && declared !== undefined && Number(declared) > maxBodyBytes) {
@@ -38,39 +29,71 @@ export function forward(
     }
     body = maxBodyBytes > 0 && declared === undefined ? req.pipe(new ByteLimit(maxBodyBytes)) : req;
   }
-  res.once('close', abortUpstreamOnClose);
-  const exchange: Exchange = { res, upstream: upstream.name, requestId, hygiene, hooks, started: performance.now() };
-  return upstream.pool.stream({ method, path, headers, body, signal: req, opaque: exchange }, answer).then(
-    () => { res.off('close', abortUpstreamOnClose); },
-    (err: unknown) => {
-      res.off('close', abortUpstreamOnClose);
-      if (body instanceof ByteLimit && body.exceeded) throw new GatewayError('body_too_large', `body > ${maxBodyBytes} bytes`);
-      throw err;
-    },
-  );
+  return new Promise((resolve, reject) => {
+    upstream.pool.dispatch({ method, path, headers, body }, new Exchange(res, body, upstream.name, requestId, hygiene, hooks, resolve, reject));
+  });
 }
 
 /**
- * A client that goes away takes its upstream request with it. undici accepts an
- * EventEmitter as `signal` (listening for 'abort'); the request object already is
- * one, which saves an AbortController per request on the hot path.
+ * undici's dispatch handler for one forwarded request: the upstream's answer is
+ * written into `res` as it arrives, and the upstream is paused while `res` is full.
+ * Leaner than pool.stream(), which adds an async resource, end-of-stream listeners
+ * and a promise per request; and no abort signal: with one (the request object or
+ * an AbortSignal), undici's per-request objects outlived two scavenges and were
+ * promoted, ~5 KB a request into the old space (measured with --trace-gc-nvp).
  */
-function abortUpstreamOnClose(this: ServerResponse): void {
-  if (!this.writableFinished) this.req.emit('abort');
-}
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private readonly started = performance.now();
+  /** A client that goes away takes its upstream request with it. */
+  private readonly onClientClose = (): void => {
+    if (!this.res.writableFinished) this.controller?.abort(new errors.RequestAbortedError());
+  };
+  private readonly resumeUpstream = (): void => { this.controller?.resume(); };
 
-function answer({ statusCode, headers, opaque }: { statusCode: number; headers: Record<string, string | string[] | undefined>; opaque: unknown }): ServerResponse {
-  const x = opaque as Exchange;
-  x.hooks.onUpstreamHeaders(x.upstream, (performance.now() - x.started) / 1000);
-  x.res.writeHead(statusCode, x.hygiene.response(headers, x.requestId));
-  return x.res;
+  constructor(
+    private readonly res: ServerResponse, private readonly body: IncomingMessage | ByteLimit | null, private readonly upstream: string,
+    private readonly requestId: string, private readonly hygiene: HeaderHygiene, private readonly hooks: ForwardHooks,
+    private readonly resolve: () => void, private readonly reject: (err: unknown) => void,
+  ) {
+    res.once('close', this.onClientClose);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.res.destroyed) controller.abort(new errors.RequestAbortedError());
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx: the final answer follows
+    this.hooks.onUpstreamHeaders(this.upstream, (performance.now() - this.started) / 1000);
+    this.res.writeHead(statusCode, this.hygiene.response(headers, this.requestId));
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.resumeUpstream);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.off('close', this.onClientClose);
+    this.res.end();
+    this.resolve();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.res.off('close', this.onClientClose);
+    this.reject(this.body instanceof ByteLimit && this.body.exceeded ? new GatewayError('body_too_large', `body > ${this.body.max} bytes`) : err);
+  }
 }
 
 /** Counts a chunked body and fails it once it passes the route's limit. */
 class ByteLimit extends Transform {
   exceeded = false;
   private seen = 0;
-  constructor(private readonly max: number) { super(); }
+  constructor(readonly max: number) { super(); }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.max) {
