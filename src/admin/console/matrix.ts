@@ -18,12 +18,12 @@ export const CONDITIONS: readonly { name: string; label: string }[] = [
   { name: 'group', label: "their partner's groups" },
 ];
 
-export type CellValue = string;
+type CellValue = string;
 export type Cells = Map<string, CellValue>;
 
 export const cellKey = (resource: string, action: string): string => `${resource}:${action}`;
 
-export function whenToValue(when: readonly (readonly string[])[]): CellValue {
+function whenToValue(when: readonly (readonly string[])[]): CellValue {
   return when.map((all) => all.join(' & ')).join(' | ');
 }
 
@@ -31,7 +31,7 @@ function valueToWhen(v: CellValue): string[][] {
   return v.split(' | ').map((all) => all.split(' & '));
 }
 
-export function cellValue(c: MatrixCell): CellValue {
+function cellValue(c: MatrixCell): CellValue {
   if (c.access === 'yes') return 'yes';
   if (c.access === 'conditional' && c.when?.length) return whenToValue(c.when);
   return 'no';

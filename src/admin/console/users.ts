@@ -88,7 +88,8 @@ export async function renderUsers(root: HTMLElement, ctx: Context): Promise<void
     const actions = h('td.actions', {},
       ctx.can('members:assign') && m.status !== 'removed' && !self
         ? h('button.small', { type: 'button', onclick: () => void changeRoles(m) }, 'Change role') : null,
-      ctx.can('members:invite') && m.status === 'pending'
+      // a pending member seeded without an invitation has nothing to resend (409 not_pending)
+      ctx.can('members:invite') && m.status === 'pending' && m.invite
         ? h('button.small', { type: 'button', onclick: () => void resend(m) }, 'Resend invite') : null,
       ctx.can('members:remove') && m.status !== 'removed' && !self
         ? h('button.small.danger-text', { type: 'button', onclick: () => void removeOne(m) }, 'Remove') : null);
