@@ -94,21 +94,30 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
 
   // The overlay lives in the store: read it at start and whenever any instance changes it. Reads are
   // serialised and coalesced, so a burst of admin writes costs one or two recompilations.
+  // A failed read retries on a backoff timer too: a change notice may never come (the subscriber can be up before the
+  // command connection, which fails reads at once rather than queue them).
   let overlayLoaded = store.getPolicyOverlay === undefined;
   let overlayRead: Promise<void> | undefined;
   let overlayAgain = false;
+  let overlayRetry: NodeJS.Timeout | undefined;
+  let overlayBackoffMs = 0;
+  let stopped = false;
   const refreshOverlay = (): Promise<void> => {
     if (overlayRead) { overlayAgain = true; return overlayRead; }
+    clearTimeout(overlayRetry);
     overlayRead = (async () => {
       do {
         overlayAgain = false;
         try {
           overlay = await store.getPolicyOverlay!();
           overlayLoaded = true;
+          overlayBackoffMs = 0;
           recompile(false, 'custom roles');
         } catch (err) {
           overlayLoaded = false;
-          logger.warn({ err: (err as Error).message }, 'cannot read custom roles from the store; members holding them are denied until it answers');
+          if (overlayBackoffMs === 0) logger.warn({ err: (err as Error).message }, 'cannot read custom roles from the store; members holding them are denied until it answers');
+          overlayBackoffMs = Math.min(5000, Math.max(100, overlayBackoffMs * 2));
+          if (!stopped) { overlayRetry = setTimeout(() => { void refreshOverlay(); }, overlayBackoffMs); overlayRetry.unref(); }
         }
       } while (overlayAgain);
     })().finally(() => { overlayRead = undefined; });
@@ -172,6 +181,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => closing ??= (async () => {
+    stopped = true;
+    clearTimeout(overlayRetry);
     for (const w of watchers) w.close();
     const grace = setTimeout(() => { for (const s of sockets) s.destroy(); }, config.limits.shutdown_grace_ms);
     server.closeIdleConnections();

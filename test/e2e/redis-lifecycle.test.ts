@@ -133,6 +133,10 @@ describe('e2e: two gateways sharing one Redis', () => {
   });
 
   test('store metrics are exposed with help text and pass promtool', async () => {
+    // a member asked for twice: one miss, then a hit (the tests above revoke before asking again, so they may have none)
+    await writer.setMember('u-metrics', { roles: ['viewer'], org: 'acme', kind: 'internal' });
+    const token = await signer.token('u-metrics', INTERNAL);
+    for (let i = 0; i < 2; i++) assert.equal((await httpGet(b.url + '/api/deals', token)).status, 200);
     const text = (await httpGet(`${b.opsUrl}/metrics`)).text;
     const mine = ['rolegate_store_cache_total', 'rolegate_store_errors_total', 'rolegate_store_request_duration_seconds', 'rolegate_store_invalidations_total', 'rolegate_invalidation_lag_seconds'];
     for (const m of mine.filter((n) => n !== 'rolegate_store_errors_total')) assert.match(text, new RegExp(`^# HELP ${m} \\S`, 'm'), m);
