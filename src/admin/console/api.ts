@@ -126,15 +126,8 @@ export const session = {
 
 interface CallOptions {
   body?: unknown;
-  /** The revision the edit was based on (sent as `If-Match: "<rev>"`). */
+  /** The revision the edit was based on (sent as `If-Match: "<rev>"`): a concurrent change answers 412 instead of being overwritten. */
   rev?: number;
-  /** Changes carry a key so a retried click never applies twice. */
-  idempotent?: boolean;
-}
-
-/** crypto.randomUUID needs a secure context; the admin listener may be plain http on a LAN address. */
-function randomKey(): string {
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 async function call<T>(method: string, path: string, opts: CallOptions = {}): Promise<T> {
@@ -143,7 +136,6 @@ async function call<T>(method: string, path: string, opts: CallOptions = {}): Pr
   if (token) headers.authorization = `Bearer ${token}`;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
   if (opts.rev !== undefined) headers['if-match'] = `"${opts.rev}"`;
-  if (opts.idempotent) headers['idempotency-key'] = randomKey();
   let res: Response;
   try {
     res = await fetch(path, { method, headers, body: opts.body === undefined ? null : JSON.stringify(opts.body), cache: 'no-store' });
@@ -175,24 +167,24 @@ export const api = {
   me: () => call<Me>('GET', '/v1/me'),
 
   members: (f: MemberFilter) => call<MemberPage>('GET', `/v1/members${query({ ...f })}`),
-  invite: (body: InviteBody) => call<Member>('POST', '/v1/members', { body, idempotent: true }),
-  resend: (id: string) => call<Member>('POST', `/v1/members/${seg(id)}/resend`, { idempotent: true }),
-  setRoles: (m: Member, roles: string[]) => call<Member>('PATCH', `/v1/members/${seg(m.id)}`, { body: { roles }, rev: m.rev, idempotent: true }),
-  remove: (m: Member) => call<Member>('DELETE', `/v1/members/${seg(m.id)}`, { rev: m.rev, idempotent: true }),
+  invite: (body: InviteBody) => call<Member>('POST', '/v1/members', { body }),
+  resend: (id: string) => call<Member>('POST', `/v1/members/${seg(id)}/resend`),
+  setRoles: (m: Member, roles: string[]) => call<Member>('PATCH', `/v1/members/${seg(m.id)}`, { body: { roles }, rev: m.rev }),
+  remove: (m: Member) => call<Member>('DELETE', `/v1/members/${seg(m.id)}`, { rev: m.rev }),
   bulk: (action: BulkAction, ids: string[], roles?: string[]) =>
-    call<{ changed: number; members: Member[] }>('POST', '/v1/members/bulk', { body: roles ? { action, ids, roles } : { action, ids }, idempotent: true }),
+    call<{ changed: number; members: Member[] }>('POST', '/v1/members/bulk', { body: roles ? { action, ids, roles } : { action, ids } }),
 
   resources: () => call<ResourceInfo[]>('GET', '/v1/resources'),
   roles: () => call<RoleSummary[]>('GET', '/v1/roles'),
   role: (name: string) => call<RoleDetail>('GET', `/v1/roles/${seg(name)}`),
-  createRole: (name: string, body: RoleBody) => call<RoleDetail>('POST', '/v1/roles', { body: { name, ...body }, idempotent: true }),
+  createRole: (name: string, body: RoleBody) => call<RoleDetail>('POST', '/v1/roles', { body: { name, ...body } }),
   cloneRole: (from: string, name: string, description?: string) =>
-    call<RoleDetail>('POST', `/v1/roles/${seg(from)}/clone`, { body: description ? { name, description } : { name }, idempotent: true }),
-  updateRole: (name: string, rev: number, body: RoleBody) => call<RoleDetail>('PUT', `/v1/roles/${seg(name)}`, { body, rev, idempotent: true }),
-  deleteRole: (name: string, rev: number) => call<{ deleted: string; members: string[] }>('DELETE', `/v1/roles/${seg(name)}`, { rev, idempotent: true }),
+    call<RoleDetail>('POST', `/v1/roles/${seg(from)}/clone`, { body: description ? { name, description } : { name } }),
+  updateRole: (name: string, rev: number, body: RoleBody) => call<RoleDetail>('PUT', `/v1/roles/${seg(name)}`, { body, rev }),
+  deleteRole: (name: string, rev: number) => call<{ deleted: string; members: string[] }>('DELETE', `/v1/roles/${seg(name)}`, { rev }),
 
   defaultRoles: () => call<DefaultRoles>('GET', '/v1/settings/default-roles'),
   setDefaultRoles: (rev: number, body: { internal?: string[] | null; partner?: string[] | null }) =>
-    call<DefaultRoles>('PUT', '/v1/settings/default-roles', { body, rev, idempotent: true }),
+    call<DefaultRoles>('PUT', '/v1/settings/default-roles', { body, rev }),
   audit: (before?: string) => call<AuditPage>('GET', `/v1/audit${query({ limit: 50, before })}`),
 };
