@@ -11,6 +11,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.build.json
+# the admin console: its own tsconfig (DOM), then its static files beside the compiled modules
+RUN npx tsc -p src/admin/console/tsconfig.json \
+ && cp src/admin/console/index.html src/admin/console/style.css dist/src/admin/console/
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -24,7 +27,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY policies ./policies
 COPY config ./config
 USER node
-EXPOSE 8080 9090
+# 9091: the admin API and console, when `admin:` is configured
+EXPOSE 8080 9090 9091
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9090/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 ENTRYPOINT ["node", "dist/src/cli/main.js"]

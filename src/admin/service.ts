@@ -127,13 +127,15 @@ export class AdminService {
     checkId('member id', id);
     return this.run(idem, async (view) => {
       this.authorize(view, caller, 'members', 'invite', { org: body.org, user: id });
+      const kind = body.kind ?? (caller.principal.kind === 'partner' ? 'partner' : 'internal');
       this.checkGrantable(view, caller, body.roles, '/roles');
+      this.checkDefaults(view, caller, body.roles, kind);
       const existing = await this.store.getMember(id);
       if (existing && existing.status !== 'removed') throw new GatewayError('member_exists', `member "${id}" exists (${existing.status})`, { member: id });
       const now = this.now();
       const change: MemberChange = {
         status: 'pending', roles: body.roles, groups: body.groups ?? [], represents: body.represents ?? [],
-        org: body.org ?? '', kind: body.kind ?? (body.org ? 'partner' : 'internal'), email: body.email,
+        org: body.org ?? '', kind, email: body.email,
         invite: { expires_ms: now + (body.expires_in_s ?? this.opts.inviteTtlS) * 1000, sent_ms: now, by: caller.principal.id, sends: 1 },
       };
       return this.memberPlan(caller, existing, change, 'member.invite', 201, id);
@@ -144,10 +146,11 @@ export class AdminService {
     return this.run(idem, async (view) => {
       const m = await this.mustMember(id);
       this.authorize(view, caller, 'members', 'invite', { org: m.org, user: m.id });
-      if (m.status !== 'pending' || !m.invite) throw new GatewayError('not_pending', `member "${id}" is ${m.status}, not invited`, { member: id });
+      if (m.status !== 'pending') throw new GatewayError('not_pending', `member "${id}" is ${m.status}, not invited`, { member: id });
       const now = this.now();
-      const ttl = m.invite.expires_ms - m.invite.sent_ms;
-      return this.memberPlan(caller, m, { invite: { expires_ms: now + (ttl > 0 ? ttl : this.opts.inviteTtlS * 1000), sent_ms: now, by: caller.principal.id, sends: m.invite.sends + 1 } }, 'member.resend', 200);
+      // a pending member that was imported (no invitation yet) gets its first one
+      const ttl = m.invite ? m.invite.expires_ms - m.invite.sent_ms : 0;
+      return this.memberPlan(caller, m, { invite: { expires_ms: now + (ttl > 0 ? ttl : this.opts.inviteTtlS * 1000), sent_ms: now, by: caller.principal.id, sends: (m.invite?.sends ?? 0) + 1 } }, 'member.resend', 200);
     });
   }
 
@@ -230,9 +233,10 @@ export class AdminService {
       if (custom && rejected) return { status: 200, body: { ...custom, source: 'custom', problems: describeRejection(rejected), matrix: [] }, etag: etag(custom.rev) };
       throw new GatewayError('not_found', `no role "${name}"`, { role: name });
     }
+    const members = (await this.store.listMembers({ role: name })).filter((m) => m.status !== 'removed').length;
     return {
       status: 200,
-      body: { ...this.roleSummary(view, role, custom), body: custom?.body ?? this.yamlBody(view, name), matrix: roleMatrix(view.policy, role) },
+      body: { ...this.roleSummary(view, role, custom), members, body: custom?.body ?? this.yamlBody(view, name), matrix: roleMatrix(view.policy, role) },
       etag: custom ? etag(custom.rev) : undefined,
     };
   }
@@ -345,11 +349,13 @@ export class AdminService {
     const patch = validBody<RelationsPatch>('relations', raw);
     return this.run(idem, async (view) => {
       const before = await this.store.getRelations(ref);
-      this.authorize(view, caller, 'relations', 'update', { record: before ?? undefined });
       const after = {
         assignees: patch.assignees ?? before?.assignees ?? [], collaborators: patch.collaborators ?? before?.collaborators ?? [],
         partner: (patch.partner === undefined ? before?.partner : patch.partner) || null,
       };
+      // both sides: a partner-scoped admin may neither take another org's record nor hand its own to another org
+      this.authorize(view, caller, 'relations', 'update', { record: before ?? undefined });
+      this.authorize(view, caller, 'relations', 'update', { record: { ...after, partner: after.partner ?? undefined } });
       return {
         expect: [{ k: 'version', version: await this.store.version() }],
         writes: [{ k: 'relations', ref, patch }],
@@ -423,6 +429,7 @@ export class AdminService {
             if (lacking) throw new GatewayError('member_exceeds_caller', `member "${m.id}" holds role "${r}" with ${lacking.resource}:${lacking.action}, which you do not hold`, { member: m.id, role: r });
           }
           if (change.roles) this.checkGrantable(view, caller, change.roles.filter((r) => !m.roles.includes(r)), '/roles');
+          if (change.roles !== undefined || change.kind !== undefined) this.checkDefaults(view, caller, change.roles ?? m.roles, change.kind === undefined ? m.kind : change.kind || undefined);
         }
       } catch (err) {
         if (err instanceof GatewayError && where) throw new GatewayError(err.reason, tag(err.message), { ...err.fields, field: where, member: m.id });
@@ -514,6 +521,15 @@ export class AdminService {
       if (!role) throw new GatewayError('invalid_body', `${field}/${i}: unknown role "${r}"`, { field: `${field}/${i}` });
       this.checkCovered(view, caller, role);
     });
+  }
+
+  /** A member left with no role gets its audience's default roles: the caller must be able to grant those too. */
+  private checkDefaults(view: PolicyView, caller: Caller, roles: readonly string[], kind: string | undefined): void {
+    if (roles.length > 0 || (kind !== 'internal' && kind !== 'partner')) return;
+    for (const r of view.policy.defaultRoles[kind]) {
+      const role = view.policy.roles.get(r);
+      if (role) this.checkCovered(view, caller, role);
+    }
   }
 
   private checkCovered(view: PolicyView, caller: Caller, role: CompiledRole): void {
