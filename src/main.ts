@@ -6,7 +6,7 @@ import { errorBody, statusOf, type Reason } from './errors.js';
 import { formatDiagnostic, LoadError, type Config } from './config/index.js';
 import { buildAuthenticator } from './auth/index.js';
 import { fileURLToPath } from 'node:url';
-import { compileWithOverlay, describeRejection, policyFiles, readPolicySources, type CompiledPolicy, type PolicySources } from './policy/index.js';
+import { compileWithOverlay, describeRejection, overlayKey, policyFiles, readPolicySources, type CompiledPolicy, type PolicySources } from './policy/index.js';
 import { buildAssignmentStore, buildAdminStore, EMPTY_OVERLAY, type AdminStore, type AssignmentStore, type PolicyOverlay } from './store/index.js';
 import { AdminService, createAdminServer, PolicyViews } from './admin/index.js';
 import { buildUpstreamPools, closeUpstreamPools, compileHeaderHygiene, createWebSocketTunnel } from './proxy/index.js';
@@ -109,9 +109,12 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
       do {
         overlayAgain = false;
         try {
-          overlay = await store.getPolicyOverlay!();
+          const next = await store.getPolicyOverlay!();
           overlayLoaded = true;
           overlayBackoffMs = 0;
+          // a notice that changed nothing here (the first read of an empty overlay, a resubscribe) costs no recompilation
+          if (overlayKey(next) === overlayKey(overlay)) continue;
+          overlay = next;
           recompile(false, 'custom roles');
         } catch (err) {
           overlayLoaded = false;

@@ -1,5 +1,5 @@
 import {
-  compileWithOverlay, type CompiledPolicy, type OverlayCompilation, type PolicyLoadOptions, type PolicySources, type RejectedRole,
+  compileWithOverlay, overlayKey, type CompiledPolicy, type OverlayCompilation, type PolicyLoadOptions, type PolicySources, type RejectedRole,
 } from '../policy/index.js';
 import type { AdminStore, PolicyOverlay } from '../store/index.js';
 
@@ -25,7 +25,7 @@ export class PolicyViews {
   async current(): Promise<PolicyView> {
     const overlay = await this.store.getOverlay();
     const sources = this.sources();
-    const key = `${sources.hash}\0${overlay.settingsRev}\0${overlay.roles.map((r) => `${r.name}@${r.rev}`).join(',')}`;
+    const key = `${sources.hash}\0${overlayKey(overlay)}`;
     if (this.last?.key === key) return this.last.view;
     const view = this.build(sources, overlay, compileWithOverlay(sources, this.opts, overlay));
     this.last = { key, view };

@@ -15,6 +15,6 @@ export { diffPolicies, compareGrants, normalizeGrant, routeView, type PolicyDiff
 export { parseDecisionRecord, readDecisionLog, decisionRecordSchema, DecisionRecordError, type DecisionRecord, type DecisionPrincipal } from './decision-record.js';
 export { assemblePrincipal, HEADER_SAFE, type PrincipalClaimNames } from './principal.js';
 export { readPolicySources, compileSources, checkPolicyDocument, type PolicySources } from './load-policy.js';
-export { compileWithOverlay, describeRejection, OVERLAY_FILE, type RejectedRole, type OverlayCompilation } from './overlay.js';
+export { compileWithOverlay, describeRejection, overlayKey, OVERLAY_FILE, type RejectedRole, type OverlayCompilation } from './overlay.js';
 export { consideredRoles, heldPermissions, covers, firstUncovered, isOwnerRole, roleMatrix, flattenGrants, accessOf, type MatrixRow, type MatrixCell } from './permissions.js';
 export type { PolicyDocument } from './compile-policy.js';

@@ -68,6 +68,11 @@ export function describeRejection(r: RejectedRole): string {
   return r.problems.map(formatDiagnostic).join('; ');
 }
 
+/** An overlay's content, to tell whether a recompilation is due (revisions alone could repeat: a role deleted and made again starts at 1). */
+export function overlayKey(o: PolicyOverlay): string {
+  return JSON.stringify([o.defaultRoles, o.roles.map((r) => [r.name, r.body])]);
+}
+
 function overlayHash(yamlHash: string, roles: readonly CustomRole[], defaults: PolicyOverlay['defaultRoles']): string {
   return createHash('sha256').update(yamlHash).update(JSON.stringify([roles.map((r) => [r.name, r.body]), defaults])).digest('hex');
 }

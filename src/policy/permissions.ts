@@ -5,7 +5,7 @@ import type { CompiledPolicy, CompiledRole, Condition, Exclusion, Holding, Permi
 /**
  * Permission sets as data, for the admin API: what a principal holds in all
  * (to refuse escalation), a role's matrix, a role flattened to grants (clone).
- * Load-time style code: the request path never calls these.
+ * Only consideredRoles is on the request path (the identity header lists them).
  */
 
 /** The roles decide() considers for a principal, in its order: direct, through groups, else the audience defaults. */

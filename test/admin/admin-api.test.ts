@@ -193,6 +193,20 @@ describe('custom roles reach the gateway without a restart', () => {
     assert.equal((await api.as('u-adam').get('/v1/roles/deal-lead')).status, 404);
   });
 
+  test('a role deleted and made again under its name (revision 1 again) is enforced with its new body', async () => {
+    const a = await api.as('u-olivia');
+    assert.equal((await a.post('/v1/roles', { name: 'again', grants: ['deals:list'] })).status, 201);
+    assert.equal((await a.patch('/v1/members/u-mia', { roles: ['again'] })).status, 200);
+    await waitForGateway('u-mia', '/api/deals', 'GET', 200);
+    assert.equal((await a.del('/v1/roles/again', undefined, { 'if-match': '"1"' })).status, 200);
+    const remade = await a.post('/v1/roles', { name: 'again', grants: ['partners:list'] });
+    assert.equal(remade.headers.get('etag'), '"1"');
+    assert.equal((await a.patch('/v1/members/u-mia', { roles: ['again'] })).status, 200);
+    await waitForGateway('u-mia', '/api/deals', 'GET', 403, 'not_granted');
+    assert.equal((await atGateway('u-mia', '/api/partners')).status, 200);
+    assert.equal((await a.patch('/v1/members/u-mia', { roles: ['manager'] })).status, 200);
+  });
+
   test('a role body that does not compile is a 400 naming the problem', async () => {
     const res = await api.as('u-olivia').post('/v1/roles', { name: 'broken', grants: ['nonesuch:read'] });
     assert.equal(res.status, 400);

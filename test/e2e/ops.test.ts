@@ -73,7 +73,7 @@ describe('health', () => {
     const res = await http(`${gw.opsUrl}/readyz`);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json?.status, 'ready');
-    assert.deepEqual(Object.keys(res.json?.checks ?? {}).sort(), ['keys', 'policy', 'store', 'upstreams']);
+    assert.deepEqual(Object.keys(res.json?.checks ?? {}).sort(), ['custom_roles', 'keys', 'policy', 'store', 'upstreams']);
     assert.ok(Object.values(res.json.checks).every((v) => v === true));
   });
 
