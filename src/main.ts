@@ -45,16 +45,19 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
   const readShadow = (): PolicySources | null => config.policy.shadow ? readPolicySources(config.policy.shadow.paths) : null;
   let shadowSources = readShadow();
   let overlay: PolicyOverlay = EMPTY_OVERLAY;
-  const compile = (from: PolicySources): CompiledPolicy => {
+  /** `live`: the policy in force (the shadow candidate is compiled the same way, but its counts are not reported). */
+  const compile = (from: PolicySources, live: boolean): CompiledPolicy => {
     const c = compileWithOverlay(from, loadOptions, overlay);
     for (const r of c.rejected) logger.error({ role: r.role, problems: describeRejection(r) }, 'custom role left out of the policy: it does not compile against the YAML');
+    const rejected = c.rejected.filter((r) => r.role !== 'default_roles').length;
+    if (live) metrics.customRolesCompiled(overlay.roles.length - rejected, rejected);
     return c.policy;
   };
-  let policy = compile(sources);
+  let policy = compile(sources, true);
   metrics.policyLoaded(policy.version, policy.hash);
   metrics.policyReloads.labels('success').inc(0);
   metrics.policyReloads.labels('failure').inc(0);
-  let shadow = shadowSources && compile(shadowSources);
+  let shadow = shadowSources && compile(shadowSources, false);
   const decisionLog = createDecisionLog(config.log.decision_log);
 
   const store = opts.store ?? buildAssignmentStore(config, metrics.storeHooks(), logger);
@@ -76,8 +79,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
     try {
       const nextSources = yaml ? readPolicySources(config.policy.paths) : sources;
       const nextShadowSources = yaml ? readShadow() : shadowSources;
-      const next = compile(nextSources);
-      const nextShadow = nextShadowSources && compile(nextShadowSources);
+      const next = compile(nextSources, true);
+      const nextShadow = nextShadowSources && compile(nextShadowSources, false);
       [sources, shadowSources, policy, shadow] = [nextSources, nextShadowSources, next, nextShadow];
       metrics.policyLoaded(next.version, next.hash);
       metrics.policyReloads.labels('success').inc();
@@ -150,7 +153,8 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         store: adminStore, views: new PolicyViews(adminStore, () => sources, loadOptions),
         emailClaim: config.auth.jwt.claims.email, inviteTtlS: config.admin.invite_ttl_s,
       });
-      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR, http: httpServerOptions(config) });
+      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR, http: httpServerOptions(config),
+        onResponse: (endpoint, status) => metrics.adminRequest(endpoint, status) });
       guardParser(admin, logger);
     }
     await listen(server, config.listen.host, config.listen.port);

@@ -26,6 +26,8 @@ export interface AdminServerOptions {
   readonly consoleDir?: string | undefined;
   /** Parser limits and timeouts, the same as the gateway's listener. */
   readonly http?: ServerOptions | undefined;
+  /** Told of every call: the endpoint template (`none` when nothing matched, `console` for its files) and the status. */
+  readonly onResponse?: ((endpoint: string, status: number) => void) | undefined;
 }
 
 /** What one API call gets: the caller, the path's parameters, the parsed body and the concurrency headers. */
@@ -39,33 +41,38 @@ interface Call {
 }
 
 type Handler = (s: AdminService, c: Call) => Promise<Reply>;
-interface ApiRoute { readonly method: string; readonly pattern: RegExp; readonly handler: Handler; readonly body?: 'json' | 'none' }
+interface ApiRoute { readonly method: string; readonly path: string; readonly handler: Handler; readonly body?: 'json' | 'none' }
+interface CompiledApiRoute extends ApiRoute { readonly pattern: RegExp; readonly endpoint: string }
 
-const SEG = '([^/]+)';
 /** The API, in one table (docs/admin-api.md). Routes are tried in order; `bulk` comes before `{id}`. */
-const API: readonly ApiRoute[] = [
-  { method: 'GET', pattern: /^\/v1\/me$/, handler: (s, c) => s.me(c.caller) },
-  { method: 'POST', pattern: /^\/v1\/me\/accept$/, body: 'none', handler: (s, c) => s.accept(c.caller, c.idem) },
-  { method: 'GET', pattern: /^\/v1\/members$/, handler: (s, c) => s.listMembers(c.caller, memberQuery(c.query)) },
-  { method: 'POST', pattern: /^\/v1\/members$/, body: 'json', handler: (s, c) => s.invite(c.caller, c.body, c.idem) },
-  { method: 'POST', pattern: /^\/v1\/members\/bulk$/, body: 'json', handler: (s, c) => s.bulk(c.caller, c.body, c.idem) },
-  { method: 'GET', pattern: new RegExp(`^/v1/members/${SEG}$`), handler: (s, c) => s.getMember(c.caller, c.params[0]!) },
-  { method: 'PATCH', pattern: new RegExp(`^/v1/members/${SEG}$`), body: 'json', handler: (s, c) => s.patchMember(c.caller, c.params[0]!, c.body, c.ifMatch, c.idem) },
-  { method: 'DELETE', pattern: new RegExp(`^/v1/members/${SEG}$`), handler: (s, c) => s.removeMember(c.caller, c.params[0]!, c.ifMatch, c.idem) },
-  { method: 'POST', pattern: new RegExp(`^/v1/members/${SEG}/resend$`), body: 'none', handler: (s, c) => s.resend(c.caller, c.params[0]!, c.idem) },
-  { method: 'GET', pattern: /^\/v1\/resources$/, handler: (s, c) => s.listResources(c.caller) },
-  { method: 'GET', pattern: /^\/v1\/roles$/, handler: (s, c) => s.listRoles(c.caller) },
-  { method: 'POST', pattern: /^\/v1\/roles$/, body: 'json', handler: (s, c) => s.createRole(c.caller, c.body, c.idem) },
-  { method: 'GET', pattern: new RegExp(`^/v1/roles/${SEG}$`), handler: (s, c) => s.getRole(c.caller, c.params[0]!) },
-  { method: 'PUT', pattern: new RegExp(`^/v1/roles/${SEG}$`), body: 'json', handler: (s, c) => s.updateRole(c.caller, c.params[0]!, c.body, c.ifMatch, c.idem) },
-  { method: 'DELETE', pattern: new RegExp(`^/v1/roles/${SEG}$`), handler: (s, c) => s.deleteRole(c.caller, c.params[0]!, c.ifMatch, c.idem) },
-  { method: 'POST', pattern: new RegExp(`^/v1/roles/${SEG}/clone$`), body: 'json', handler: (s, c) => s.cloneRole(c.caller, c.params[0]!, c.body, c.idem) },
-  { method: 'GET', pattern: /^\/v1\/settings\/default-roles$/, handler: (s, c) => s.getDefaultRoles(c.caller) },
-  { method: 'PUT', pattern: /^\/v1\/settings\/default-roles$/, body: 'json', handler: (s, c) => s.setDefaultRoles(c.caller, c.body, c.ifMatch, c.idem) },
-  { method: 'GET', pattern: new RegExp(`^/v1/relations/${SEG}/${SEG}$`), handler: (s, c) => s.getRelations(c.caller, `${c.params[0]}/${c.params[1]}`) },
-  { method: 'PUT', pattern: new RegExp(`^/v1/relations/${SEG}/${SEG}$`), body: 'json', handler: (s, c) => s.setRelations(c.caller, `${c.params[0]}/${c.params[1]}`, c.body, c.idem) },
-  { method: 'GET', pattern: /^\/v1\/audit$/, handler: (s, c) => s.listAudit(c.caller, intParam(c.query, 'limit', 50, 1, 500), c.query.get('before') ?? undefined) },
-];
+const API: readonly CompiledApiRoute[] = ([
+  { method: 'GET', path: '/v1/me', handler: (s, c) => s.me(c.caller) },
+  { method: 'POST', path: '/v1/me/accept', body: 'none', handler: (s, c) => s.accept(c.caller, c.idem) },
+  { method: 'GET', path: '/v1/members', handler: (s, c) => s.listMembers(c.caller, memberQuery(c.query)) },
+  { method: 'POST', path: '/v1/members', body: 'json', handler: (s, c) => s.invite(c.caller, c.body, c.idem) },
+  { method: 'POST', path: '/v1/members/bulk', body: 'json', handler: (s, c) => s.bulk(c.caller, c.body, c.idem) },
+  { method: 'GET', path: '/v1/members/{id}', handler: (s, c) => s.getMember(c.caller, c.params[0]!) },
+  { method: 'PATCH', path: '/v1/members/{id}', body: 'json', handler: (s, c) => s.patchMember(c.caller, c.params[0]!, c.body, c.ifMatch, c.idem) },
+  { method: 'DELETE', path: '/v1/members/{id}', handler: (s, c) => s.removeMember(c.caller, c.params[0]!, c.ifMatch, c.idem) },
+  { method: 'POST', path: '/v1/members/{id}/resend', body: 'none', handler: (s, c) => s.resend(c.caller, c.params[0]!, c.idem) },
+  { method: 'GET', path: '/v1/resources', handler: (s, c) => s.listResources(c.caller) },
+  { method: 'GET', path: '/v1/roles', handler: (s, c) => s.listRoles(c.caller) },
+  { method: 'POST', path: '/v1/roles', body: 'json', handler: (s, c) => s.createRole(c.caller, c.body, c.idem) },
+  { method: 'GET', path: '/v1/roles/{name}', handler: (s, c) => s.getRole(c.caller, c.params[0]!) },
+  { method: 'PUT', path: '/v1/roles/{name}', body: 'json', handler: (s, c) => s.updateRole(c.caller, c.params[0]!, c.body, c.ifMatch, c.idem) },
+  { method: 'DELETE', path: '/v1/roles/{name}', handler: (s, c) => s.deleteRole(c.caller, c.params[0]!, c.ifMatch, c.idem) },
+  { method: 'POST', path: '/v1/roles/{name}/clone', body: 'json', handler: (s, c) => s.cloneRole(c.caller, c.params[0]!, c.body, c.idem) },
+  { method: 'GET', path: '/v1/settings/default-roles', handler: (s, c) => s.getDefaultRoles(c.caller) },
+  { method: 'PUT', path: '/v1/settings/default-roles', body: 'json', handler: (s, c) => s.setDefaultRoles(c.caller, c.body, c.ifMatch, c.idem) },
+  { method: 'GET', path: '/v1/relations/{resource}/{id}', handler: (s, c) => s.getRelations(c.caller, `${c.params[0]}/${c.params[1]}`) },
+  { method: 'PUT', path: '/v1/relations/{resource}/{id}', body: 'json', handler: (s, c) => s.setRelations(c.caller, `${c.params[0]}/${c.params[1]}`, c.body, c.idem) },
+  { method: 'GET', path: '/v1/audit', handler: (s, c) => s.listAudit(c.caller, intParam(c.query, 'limit', 50, 1, 500), c.query.get('before') ?? undefined) },
+] satisfies ApiRoute[]).map((r) => ({
+  ...r,
+  // `{name}` matches one segment (still percent-encoded: decoded after the match, so %2F cannot add a segment)
+  pattern: new RegExp(`^${r.path.replace(/\{[a-z]+\}/g, '([^/]+)')}$`),
+  endpoint: `${r.method} ${r.path}`,
+}));
 
 const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -89,21 +96,22 @@ export function createAdminServer(o: AdminServerOptions): Server {
   return createServer({ ...o.http, requireHostHeader: false, joinDuplicateHeaders: false }, (req, res) => {
     const requestId = randomUUID();
     const start = performance.now();
-    let actor: string | undefined;
+    const seen: { actor?: string; endpoint: string } = { endpoint: 'none' };
     let reason: string | undefined;
-    handle(req, res, requestId, (id) => { actor = id; })
+    handle(req, res, requestId, seen)
       .catch((err: unknown) => { reason = fail(res, err, requestId, o.logger); })
       .finally(() => {
-        o.logger.info({ admin: true, method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, actor, reason, request_id: requestId, ms: Math.round(performance.now() - start) }, 'admin request');
+        o.onResponse?.(seen.endpoint, res.statusCode);
+        o.logger.info({ admin: true, method: req.method, endpoint: seen.endpoint, path: (req.url ?? '').split('?')[0], status: res.statusCode, actor: seen.actor, reason, request_id: requestId, ms: Math.round(performance.now() - start) }, 'admin request');
       });
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, identified: (id: string) => void): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, seen: { actor?: string; endpoint: string }): Promise<void> {
     checkSingletons(req.rawHeaders);
     const url = parseTarget(req.url);
     const method = req.method ?? '';
-    if (!url.pathname.startsWith('/v1/')) return serveConsole(res, method, url.pathname, assets);
-    let route: ApiRoute | undefined;
+    if (!url.pathname.startsWith('/v1/')) { seen.endpoint = 'console'; return serveConsole(res, method, url.pathname, assets); }
+    let route: CompiledApiRoute | undefined;
     let params: string[] = [];
     let pathKnown = false;
     for (const r of API) {
@@ -117,7 +125,8 @@ export function createAdminServer(o: AdminServerOptions): Server {
     }
     if (!route) throw new GatewayError(pathKnown ? 'method_not_allowed' : 'not_found', pathKnown ? `${method} is not allowed on ${url.pathname}` : `no admin endpoint ${url.pathname}`);
 
-    const caller = await authenticate(req, requestId, identified);
+    seen.endpoint = route.endpoint;
+    const caller = await authenticate(req, requestId, (id) => { seen.actor = id; });
     const raw = await readBody(req, o.config.max_body_bytes);
     const body = route.body === 'json' ? parseJson(req, raw) : raw.length > 0 ? refuseBody() : undefined;
     const idem = idempotency(req, caller, method, url.pathname, raw);

@@ -103,6 +103,8 @@ export class GatewayMetrics {
   readonly policyReloads = new Counter({ name: 'rolegate_policy_reloads_total', help: 'Policy reloads, by result (success or failure).', labelNames: ['result'] as const, registers: [this.registry] });
   readonly policyLastReload = new Gauge({ name: 'rolegate_policy_last_reload_success_timestamp_seconds', help: 'Unix time of the last successful policy load.', registers: [this.registry] });
   private readonly shadowDecisions = new HotCounter({ name: 'rolegate_shadow_decisions_total', help: 'Decisions of the shadow (candidate) policy beside the live one, by resource, action, live and candidate decision.', labelNames: ['resource', 'action', 'live', 'candidate'], registers: [this.registry] });
+  private readonly adminRequests = new Counter({ name: 'rolegate_admin_requests_total', help: 'Admin API calls, by endpoint (method and path template) and status code.', labelNames: ['endpoint', 'code'] as const, registers: [this.registry] });
+  private readonly customRoles = new Gauge({ name: 'rolegate_custom_roles', help: 'Custom roles kept by the admin API, by state: active (compiled into the policy) or rejected (left out: they no longer compile against the YAML).', labelNames: ['state'] as const, registers: [this.registry] });
   private readonly children = new Map<string, unknown>();
   private readonly storeCache = new Counter({ name: 'rolegate_store_cache_total', help: 'Assignment store reads, by result: hit (answered from this instance), miss (read from the store), stale (expired entry served because the store failed).', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly storeErrors = new Counter({ name: 'rolegate_store_errors_total', help: 'Assignment store failures, by operation (member, relations, partner, subscribe).', labelNames: ['op'] as const, registers: [this.registry] });
@@ -158,6 +160,13 @@ export class GatewayMetrics {
       duration: (op, seconds) => this.storeDuration.labels(op).observe(seconds),
       invalidation: (lag) => { this.storeInvalidations.inc(); this.invalidationLag.observe(lag); },
     };
+  }
+
+  adminRequest(endpoint: string, code: number): void { this.adminRequests.labels(endpoint, String(code)).inc(); }
+
+  customRolesCompiled(active: number, rejected: number): void {
+    this.customRoles.labels('active').set(active);
+    this.customRoles.labels('rejected').set(rejected);
   }
 
   policyLoaded(version: string, hash: string): void {

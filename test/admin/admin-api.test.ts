@@ -405,3 +405,17 @@ describe('raw bytes at the admin listener', () => {
     assert.equal(res.body.reason, 'invalid_body');
   });
 });
+
+describe('admin metrics', () => {
+  test('calls are counted by endpoint template and status; custom roles by state', async () => {
+    const text = await (await fetch(`${gw.opsUrl}/metrics`)).text();
+    assert.match(text, /^rolegate_admin_requests_total\{endpoint="POST \/v1\/members",code="201"\} [1-9]/m);
+    assert.match(text, /^rolegate_admin_requests_total\{endpoint="PATCH \/v1\/members\/\{id\}",code="403"\} [1-9]/m);
+    assert.match(text, /^rolegate_admin_requests_total\{endpoint="none",code="404"\} [1-9]/m);
+    // no member id or role name ever becomes a label
+    assert.doesNotMatch(text, /rolegate_admin_requests_total\{[^}]*u-mia/);
+    const active = Number(/^rolegate_custom_roles\{state="active"\} (\d+)/m.exec(text)?.[1]);
+    assert.ok(active >= 2, `active custom roles: ${active}`);
+    assert.match(text, /^rolegate_custom_roles\{state="rejected"\} 0/m);
+  });
+});
