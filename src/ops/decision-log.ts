@@ -1,6 +1,6 @@
-import { pino, destination as pinoDestination, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { DecisionLogConfig } from '../config/index.js';
-import { isoTime } from './logger.js';
+import { isoTime, LineBatcher } from './logger.js';
 
 /** One authorization decision, as an SIEM ingests it (docs/decision-log.md). Never carries a token. */
 export interface DecisionLogEntry {
@@ -25,8 +25,7 @@ export interface DecisionLog {
 
 export function createDecisionLog(cfg: DecisionLogConfig | undefined): DecisionLog | null {
   if (!cfg) return null;
-  const dest = pinoDestination({ dest: cfg.path === 'stdout' ? 1 : cfg.path, sync: false, minLength: 4096, mkdir: true });
-  const log: Logger = pino({ base: null, timestamp: isoTime, messageKey: 'event' }, dest);
+  const log: Logger = pino({ base: null, timestamp: isoTime, messageKey: 'event' }, new LineBatcher(cfg.path === 'stdout' ? 1 : cfg.path));
   return {
     wants: (allowed) => (cfg.include === 'all' || !allowed) && (cfg.sample >= 1 || Math.random() < cfg.sample),
     write: (entry) => log.info(entry, 'decision'),

@@ -1,20 +1,121 @@
-import { pino, destination as pinoDestination, type Logger } from 'pino';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
 /**
- * JSON lines on stdout. Buffered (flushed on shutdown) so the per-request line
- * does not cost a write syscall each. Headers are never logged, so tokens and
+ * JSON lines on stdout, batched (see LineBatcher) so the per-request line does
+ * not cost a write syscall each. Headers are never logged, so tokens and
  * cookies cannot leak; the redact list is the second lock on that door.
  */
 export function createLogger(level: string, dest: number | string = 1): Logger {
-  const destination = pinoDestination({ dest, sync: false, minLength: 4096 });
   return pino({
     level,
     base: { service: 'rolegate' },
     timestamp: isoTime,
     redact: { paths: ['headers', 'req.headers', 'token', 'authorization', 'cookie'], censor: '[redacted]' },
-  }, destination);
+  }, new LineBatcher(dest));
+}
+
+/** Characters buffered before a batch is written: one syscall per ~40 request lines. */
+const BATCH_CHARS = 16 * 1024;
+/** The longest a line waits for its batch to fill when traffic is low. */
+const MAX_DELAY_MS = 200;
+
+/** Batchers holding lines not yet written; written out synchronously when the process exits. */
+const unwritten = new Set<LineBatcher>();
+let exitHookInstalled = false;
+
+/**
+ * pino destination that keeps lines in an array and writes them joined, with a
+ * synchronous write, once BATCH_CHARS are buffered, MAX_DELAY_MS after the first
+ * buffered line, on flush() and at process exit. Replaces sonic-boom, whose
+ * utf8 write() appends each line to one growing string and measures its byte
+ * length every time (a full copy of the batch per line). Synchronous writes
+ * have no write in flight, so a flush (shutdown) is complete when it returns;
+ * a slow reader of a blocking pipe holds the process as pino's default does.
+ */
+export class LineBatcher {
+  private readonly fd: number;
+  private lines: string[] = [];
+  private chars = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private reportedError = false;
+  private readonly onTimer = (): void => { this.timer = null; this.flushSync(); };
+
+  /** `dest`: a file descriptor, or a path appended to (its folder created). */
+  constructor(dest: number | string) {
+    if (typeof dest === 'number') this.fd = dest;
+    else {
+      mkdirSync(dirname(dest), { recursive: true });
+      this.fd = openSync(dest, 'a');
+    }
+  }
+
+  write(line: string): boolean {
+    this.lines.push(line);
+    this.chars += line.length;
+    if (this.chars >= BATCH_CHARS) this.flushSync();
+    else if (this.timer === null) {
+      this.timer = setTimeout(this.onTimer, MAX_DELAY_MS).unref();
+      unwritten.add(this);
+      if (!exitHookInstalled) {
+        exitHookInstalled = true;
+        process.on('exit', () => { for (const b of unwritten) b.flushSync(); });
+      }
+    }
+    return true;
+  }
+
+  /** pino's logger.flush(): everything buffered is written before it returns. */
+  flush(cb?: (err?: Error) => void): void {
+    this.flushSync();
+    cb?.();
+  }
+
+  flushSync(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    unwritten.delete(this);
+    if (this.lines.length === 0) return;
+    const data = this.lines.join('');
+    this.lines = [];
+    this.chars = 0;
+    try {
+      writeFully(this.fd, data);
+    } catch (err) {
+      // a closed or broken destination must not fail requests; say so once on stderr
+      if (!this.reportedError) {
+        this.reportedError = true;
+        process.stderr.write(`rolegate: log lines dropped: ${(err as Error).message}\n`);
+      }
+    }
+  }
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** Write all of `data`, through partial writes and EAGAIN (a non-blocking pipe that is full: wait for its reader). */
+function writeFully(fd: number, data: string): void {
+  let rest: Buffer | null = null;
+  for (;;) {
+    try {
+      if (rest === null) {
+        const n = writeSync(fd, data);
+        if (n === Buffer.byteLength(data)) return;
+        rest = Buffer.from(data).subarray(n);
+      } else {
+        rest = rest.subarray(writeSync(fd, rest));
+      }
+      if (rest.length === 0) return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      Atomics.wait(sleeper, 0, 0, 10);
+    }
+  }
 }
 
 let stampedAt = -1;
