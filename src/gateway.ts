@@ -3,9 +3,9 @@ import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { GatewayError, errorBody, statusOf, type Reason } from './errors.js';
 import type { Config } from './config/index.js';
-import type { Authenticator } from './auth/index.js';
-import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute } from './routes/index.js';
-import { assemblePrincipal, HEADER_SAFE, consideredRoles, decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type Principal } from './policy/index.js';
+import type { Authenticator, VerifiedToken } from './auth/index.js';
+import { canonicalPath, hasMethodOverrideParam, type CanonicalTarget, type CompiledRoute, type RouteMatch } from './routes/index.js';
+import { assemblePrincipal, HEADER_SAFE, consideredRoles, decide, resolveTarget, buildRecordFilter, type CompiledPolicy, type Condition, type MemberFacts, type Principal, type ResolvedTarget } from './policy/index.js';
 import type { AssignmentStore } from './store/index.js';
 import { forward, forwardFiltered, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
 import type { ForwardHooks } from './proxy/forward.js';
@@ -63,7 +63,12 @@ export function createGateway(s: GatewayStages) {
   const claimNames = config.auth.jwt.claims;
   const forwardHooks: ForwardHooks = { onUpstreamHeaders: (name, seconds) => metrics.upstream(name, seconds) };
 
-  async function admit(req: IncomingMessage, trace: Trace, upgrade: boolean): Promise<Admission> {
+  /**
+   * Stays synchronous while auth, store and target resolution are (token cache
+   * hit, memory store): a promise and a microtask per request otherwise. Each
+   * stage that may wait continues in the next function.
+   */
+  function admit(req: IncomingMessage, trace: Trace, upgrade: boolean): Admission | Promise<Admission> {
     const method = req.method!;
     if (!methods.has(method)) throw new GatewayError('method_not_allowed', `method ${method} is not in http.methods`);
     const canonical = canonicalPath(req.url ?? '', canonicalOptions);
@@ -79,7 +84,12 @@ export function createGateway(s: GatewayStages) {
       return { route: match.route, target: canonical, identity: null, action: '', filter: null };
     }
     const verifying = s.auth.authenticate(req.headers.authorization, config.auth.cookie !== undefined ? req.headers.cookie : undefined);
-    const token = verifying instanceof Promise ? await verifying : verifying;
+    return verifying instanceof Promise
+      ? verifying.then((token) => admitToken(policy, match, method, canonical, upgrade, trace, token))
+      : admitToken(policy, match, method, canonical, upgrade, trace, verifying);
+  }
+
+  function admitToken(policy: CompiledPolicy, match: RouteMatch | null, method: string, canonical: CanonicalTarget, upgrade: boolean, trace: Trace, token: VerifiedToken): Admission | Promise<Admission> {
     trace.principal = token.subject;
     if (!match) {
       if (s.decisionLog?.wants(false)) s.decisionLog.write(decisionEntry(trace, canonical.path, null, 'no_route'));
@@ -91,12 +101,21 @@ export function createGateway(s: GatewayStages) {
     checkMethodOverride(canonical, route, s.upstreams);
     if (upgrade && !route.websocket) throw new GatewayError('websocket_not_allowed');
     trace.action = route.actions.get(method)![0];
-
     const reading = s.store.getMember(token.subject);
-    const member = reading instanceof Promise ? await reading : reading;
+    return reading instanceof Promise
+      ? reading.then((member) => admitMember(policy, match, method, canonical, trace, token, member))
+      : admitMember(policy, match, method, canonical, trace, token, reading);
+  }
+
+  function admitMember(policy: CompiledPolicy, match: RouteMatch, method: string, canonical: CanonicalTarget, trace: Trace, token: VerifiedToken, member: MemberFacts | null): Admission | Promise<Admission> {
     const principal = assemblePrincipal(token.subject, token.claims, member, claimNames);
     const pending = resolveTarget(policy, match, method, s.store);
-    const target = pending instanceof Promise ? await pending : pending;
+    return pending instanceof Promise
+      ? pending.then((target) => admitDecision(policy, match.route, method, canonical, trace, principal, target))
+      : admitDecision(policy, match.route, method, canonical, trace, principal, pending);
+  }
+
+  function admitDecision(policy: CompiledPolicy, route: CompiledRoute, method: string, canonical: CanonicalTarget, trace: Trace, principal: Principal, target: ResolvedTarget): Admission {
     const action = target.action;
     const decision = decide(policy, principal, target);
     const allowed = decision === 'allow' || decision === 'filter';
@@ -170,7 +189,8 @@ export function createGateway(s: GatewayStages) {
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const trace = newTrace(req);
     try {
-      const a = await admit(req, trace, false);
+      const admitted = admit(req, trace, false);
+      const a = admitted instanceof Promise ? await admitted : admitted;
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
       const maxBody = a.route.maxBodyBytes || config.limits.max_body_bytes;
@@ -210,7 +230,8 @@ export function createGateway(s: GatewayStages) {
     socket.on('error', () => socket.destroy());
     try {
       if (String(req.headers.upgrade).toLowerCase() !== 'websocket') throw new GatewayError('unsupported_upgrade');
-      const a = await admit(req, trace, true);
+      const admitted = admit(req, trace, true);
+      const a = admitted instanceof Promise ? await admitted : admitted;
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
       // log what the client actually got (101, the upstream's refusal, 502/504), once the upstream answered

@@ -10,10 +10,13 @@ import type { CompiledPolicy, CompiledRole, Condition, Exclusion, Holding, Permi
 
 /** The roles decide() considers for a principal, in its order: direct, through groups, else the audience defaults. */
 export function consideredRoles(policy: CompiledPolicy, p: Principal): string[] {
-  const out = new Set(p.roles);
-  for (const g of p.groups) for (const r of policy.groupRoles.get(g) ?? []) out.add(r);
-  if (out.size === 0 && (p.kind === 'internal' || p.kind === 'partner')) for (const r of policy.defaultRoles[p.kind]) out.add(r);
-  return [...out];
+  // an array, not a Set: the result is bounded by the policy's roles (a handful per principal), and this runs per request
+  const out: string[] = [];
+  const add = (r: string): void => { if (!out.includes(r)) out.push(r); };
+  p.roles.forEach(add);
+  for (const g of p.groups) policy.groupRoles.get(g)?.forEach(add);
+  if (out.length === 0 && (p.kind === 'internal' || p.kind === 'partner')) policy.defaultRoles[p.kind].forEach(add);
+  return out;
 }
 
 /** Everything an active principal holds: the union of the roles that apply to it (audience, login), per permission index. */
