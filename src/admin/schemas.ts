@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { lazyValidator, type LazyValidator } from '../config/index.js';
 import { GatewayError } from '../errors.js';
 import { policySchema } from '../policy/index.js';
 import { EMAIL_PATTERN, ID_PATTERN, KINDS } from '../store/index.js';
@@ -63,9 +63,8 @@ export const schemas = {
 } as const;
 
 
-const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
-const compiled = new Map<keyof typeof schemas, ValidateFunction>(
-  (Object.keys(schemas) as (keyof typeof schemas)[]).map((k) => [k, ajv.compile(schemas[k])]),
+const compiled = new Map<keyof typeof schemas, LazyValidator>(
+  (Object.keys(schemas) as (keyof typeof schemas)[]).map((k) => [k, lazyValidator({ allErrors: false, strict: true, allowUnionTypes: true }, schemas[k])]),
 );
 
 /** The body as T, or GatewayError('invalid_body') naming the failing field as a JSON pointer. */

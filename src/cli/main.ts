@@ -1,40 +1,25 @@
 #!/usr/bin/env node
 import { LoadError } from '../config/index.js';
-import { serve, serveHelp } from './serve.js';
-import { check, checkHelp } from './check.js';
-import { token, tokenHelp } from './token.js';
-import { demo, demoHelp } from './demo.js';
-import { members, membersHelp } from './members.js';
-import { relations, relationsHelp } from './relations.js';
-import { importCommand, importHelp } from './import.js';
-import { test, testHelp } from './test.js';
-import { explain, explainHelp } from './explain.js';
-import { whoCan, whoCanHelp } from './who-can.js';
-import { access, accessHelp } from './access.js';
-import { diff, diffHelp } from './diff.js';
-import { replay, replayHelp } from './replay.js';
-import { schema, schemaHelp } from './schema.js';
-import { audit, auditHelp } from './audit.js';
-import { demoUpstream, demoUpstreamHelp } from './demo-upstream.js';
 import { out, err, UsageError } from './output.js';
 
-const COMMANDS: Record<string, { run(argv: string[]): Promise<number>; help: string }> = {
-  serve: { run: serve, help: serveHelp },
-  check: { run: check, help: checkHelp },
-  token: { run: token, help: tokenHelp },
-  demo: { run: demo, help: demoHelp },
-  members: { run: members, help: membersHelp },
-  relations: { run: relations, help: relationsHelp },
-  import: { run: importCommand, help: importHelp },
-  test: { run: test, help: testHelp },
-  explain: { run: explain, help: explainHelp },
-  'who-can': { run: whoCan, help: whoCanHelp },
-  access: { run: access, help: accessHelp },
-  diff: { run: diff, help: diffHelp },
-  replay: { run: replay, help: replayHelp },
-  schema: { run: schema, help: schemaHelp },
-  audit: { run: audit, help: auditHelp },
-  'demo-upstream': { run: demoUpstream, help: demoUpstreamHelp },
+/** Each command's module is loaded only when it runs: a command should not pay for every other's imports. */
+const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number>; help: string }>> = {
+  serve: async () => { const m = await import('./serve.js'); return { run: m.serve, help: m.serveHelp }; },
+  check: async () => { const m = await import('./check.js'); return { run: m.check, help: m.checkHelp }; },
+  token: async () => { const m = await import('./token.js'); return { run: m.token, help: m.tokenHelp }; },
+  demo: async () => { const m = await import('./demo.js'); return { run: m.demo, help: m.demoHelp }; },
+  members: async () => { const m = await import('./members.js'); return { run: m.members, help: m.membersHelp }; },
+  relations: async () => { const m = await import('./relations.js'); return { run: m.relations, help: m.relationsHelp }; },
+  import: async () => { const m = await import('./import.js'); return { run: m.importCommand, help: m.importHelp }; },
+  test: async () => { const m = await import('./test.js'); return { run: m.test, help: m.testHelp }; },
+  explain: async () => { const m = await import('./explain.js'); return { run: m.explain, help: m.explainHelp }; },
+  'who-can': async () => { const m = await import('./who-can.js'); return { run: m.whoCan, help: m.whoCanHelp }; },
+  access: async () => { const m = await import('./access.js'); return { run: m.access, help: m.accessHelp }; },
+  diff: async () => { const m = await import('./diff.js'); return { run: m.diff, help: m.diffHelp }; },
+  replay: async () => { const m = await import('./replay.js'); return { run: m.replay, help: m.replayHelp }; },
+  schema: async () => { const m = await import('./schema.js'); return { run: m.schema, help: m.schemaHelp }; },
+  audit: async () => { const m = await import('./audit.js'); return { run: m.audit, help: m.auditHelp }; },
+  'demo-upstream': async () => { const m = await import('./demo-upstream.js'); return { run: m.demoUpstream, help: m.demoUpstreamHelp }; },
 };
 
 const USAGE = `rolegate: an authorization gateway for apps you cannot change
@@ -62,8 +47,9 @@ Commands:
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') { out(USAGE); return name ? 0 : 2; }
-  const cmd = COMMANDS[name];
-  if (!cmd) { err(`rolegate: unknown command "${name}"\n\n${USAGE}`); return 2; }
+  const load = COMMANDS[name];
+  if (!load) { err(`rolegate: unknown command "${name}"\n\n${USAGE}`); return 2; }
+  const cmd = await load();
   if (rest.includes('--help') || rest.includes('-h')) { out(cmd.help); return 0; }
   try {
     return await cmd.run(rest);

@@ -1,12 +1,12 @@
 import { dirname, resolve } from 'node:path';
-import { Ajv } from 'ajv';
+import { lazyValidator } from './lazy-validator.js';
 import { configSchema } from './schema.js';
 import { YamlSource, ajvDiagnostics } from './yaml-source.js';
 import { LoadError } from './diagnostics.js';
 import type { Config } from './types.js';
 
 // coerceTypes: `port: ${PORT}` interpolates to a string; numbers and booleans from the environment must still validate
-const validate = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true, allowUnionTypes: true }).compile(configSchema);
+const validate = lazyValidator({ allErrors: true, useDefaults: true, coerceTypes: true, strict: true, allowUnionTypes: true }, configSchema);
 
 /** Read, interpolate, validate and freeze gateway.yaml. Throws LoadError listing every problem. */
 export function loadConfig(file: string): Config {

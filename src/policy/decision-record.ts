@@ -1,3 +1,4 @@
+import { lazyValidator } from '../config/index.js';
 /**
  * One line of the decision log (JSON Lines): what the gateway decided about a
  * request, enough to re-decide it under another policy (`rolegate replay`) and
@@ -5,7 +6,6 @@
  * this code. Tokens, cookies, headers, query strings and bodies are never part
  * of it. Readers ignore fields they do not know, so fields can be added.
  */
-import { Ajv } from 'ajv';
 
 export interface DecisionPrincipal {
   id: string;
@@ -82,7 +82,7 @@ export const decisionRecordSchema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(decisionRecordSchema);
+const validate = lazyValidator({ allErrors: true, strict: true, allowUnionTypes: true }, decisionRecordSchema);
 
 export class DecisionRecordError extends Error {
   override readonly name = 'DecisionRecordError';

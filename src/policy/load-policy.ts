@@ -1,8 +1,7 @@
 import { readdirSync, statSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import { YamlSource, ajvDiagnostics, LoadError, type Diagnostic } from '../config/index.js';
+import { lazyValidator, YamlSource, ajvDiagnostics, LoadError, type Diagnostic } from '../config/index.js';
 import { policySchema } from './schema.js';
 import { compilePolicy, type CompileOptions, type PolicyDocument } from './compile-policy.js';
 import type { CompiledPolicy } from './types.js';
@@ -10,7 +9,7 @@ import type { CompiledPolicy } from './types.js';
 /** Policy test suites live beside policies: `portal_test.yaml` or `portal.test.yaml`. */
 export const TEST_SUITE = /[._]test\.ya?ml$/;
 
-const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(policySchema);
+const validate = lazyValidator({ allErrors: true, strict: true, allowUnionTypes: true }, policySchema);
 
 export interface PolicyLoadOptions { upstreams: ReadonlySet<string> | null; methods: readonly string[] }
 

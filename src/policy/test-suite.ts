@@ -1,7 +1,6 @@
 import { dirname, resolve, basename } from 'node:path';
 import { existsSync } from 'node:fs';
-import { Ajv } from 'ajv';
-import { YamlSource, ajvDiagnostics, LoadError } from '../config/index.js';
+import { lazyValidator, YamlSource, ajvDiagnostics, LoadError } from '../config/index.js';
 import { isGatewayError } from '../errors.js';
 import { canonicalPath } from '../routes/index.js';
 import { loadPolicy, TEST_SUITE } from './load-policy.js';
@@ -40,7 +39,7 @@ export const suiteSchema = {
     },
   },
 } as const;
-const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(suiteSchema);
+const validate = lazyValidator({ allErrors: true, strict: true, allowUnionTypes: true }, suiteSchema);
 
 interface SuiteBody {
   name?: string;

@@ -1,5 +1,4 @@
-import { Ajv } from 'ajv';
-import { YamlSource, ajvDiagnostics, LoadError } from '../config/index.js';
+import { lazyValidator, YamlSource, ajvDiagnostics, LoadError } from '../config/index.js';
 import { EMAIL_PATTERN, ID_PATTERN, REF_PATTERN } from './ids.js';
 import type { StoreSeed } from './types.js';
 
@@ -41,7 +40,7 @@ export const seedSchema = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true, useDefaults: true, strict: true }).compile(seedSchema);
+const validate = lazyValidator({ allErrors: true, useDefaults: true, strict: true }, seedSchema);
 
 /** Read a store seed (YAML or JSON); throws LoadError naming file:line:key. */
 export function loadSeed(file: string): StoreSeed {
