@@ -10,6 +10,7 @@ import type { AssignmentStore } from './store/index.js';
 import { forward, forwardFiltered, classifyUpstreamError, type HeaderHygiene, type Identity, type Upstream } from './proxy/index.js';
 import type { ForwardHooks } from './proxy/forward.js';
 import type { GatewayMetrics, Logger, DecisionLog, DecisionLogEntry } from './ops/index.js';
+import { requestLineWriter } from './ops/logger.js';
 
 export interface GatewayStages {
   config: Config;
@@ -61,6 +62,7 @@ export function createGateway(s: GatewayStages) {
   const methods = new Set(config.http.methods);
   const canonicalOptions = { emptySegments: config.http.empty_segments, allowSemicolon: config.http.allow_semicolon, maxPathBytes: config.limits.max_path_bytes };
   const claimNames = config.auth.jwt.claims;
+  const writeRequestLine = requestLineWriter(logger);
   const forwardHooks: ForwardHooks = { onUpstreamHeaders: (name, seconds) => metrics.upstream(name, seconds) };
 
   /**
@@ -166,12 +168,9 @@ export function createGateway(s: GatewayStages) {
     // the method label stays bounded: anything outside http.methods (405s) is counted as OTHER
     metrics.request(trace.route, methods.has(trace.method) ? trace.method : 'OTHER', decision, status, seconds);
     if (!config.log.decisions && level === 'info') return;
-    logger[level]({
-      request_id: trace.id, trace_id: trace.traceId, method: trace.method, route: trace.route, resource: trace.resource || undefined,
-      action: trace.action || undefined, principal: trace.principal, decision, reason: trace.reason,
-      status, duration_ms: Math.round(seconds * 1e6) / 1000, err: err instanceof Error && !(err instanceof GatewayError) ? err : undefined,
-      detail: err instanceof GatewayError && err.message !== undefined ? err.message : undefined,
-    }, 'request');
+    writeRequestLine(level, trace, decision, status, Math.round(seconds * 1e6) / 1000,
+      err instanceof Error && !(err instanceof GatewayError) ? err : undefined,
+      err instanceof GatewayError && err.message !== undefined ? err.message : undefined);
   }
 
   function newTrace(req: IncomingMessage): Trace {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../../src/ops/logger.js';
+import { createLogger, requestLineWriter, type RequestFacts } from '../../src/ops/logger.js';
 import { bearer, http, spawnGateway } from '../helpers/gateway.js';
 import { eventually } from '../helpers/stub-upstream.js';
 
@@ -50,6 +50,33 @@ describe('log destination', () => {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10000 });
     assert.equal(r.status, 3, r.stderr);
     assert.deepEqual(parse(readFileSync(file, 'utf8')).map((l) => l.i), [0, 1, 2, 3, 4]);
+  });
+
+  test('the request line written without pino is byte for byte what pino writes for the same fields', () => {
+    const file = join(dir, 'request-line.log');
+    const logger = createLogger('info', file);
+    const write = requestLineWriter(logger);
+    const base: RequestFacts = { id: 'a1b2c3d4-0000-4000-8000-000000000001', traceId: undefined, method: 'GET', route: 'deals.read', resource: 'deals', action: 'read', principal: 'u-1', reason: 'allow' };
+    const cases: [RequestFacts, string, number, number, string | undefined][] = [
+      [base, 'allow', 200, 1.234, undefined],
+      [{ ...base, traceId: '0af7651916cd43dd8448eb211c80319c', resource: '', action: '', principal: undefined, route: 'none', reason: 'missing_token' }, 'deny', 401, 0.05, undefined],
+      [{ ...base, principal: 'we"ird\\sub\u0001\u2028ü😀', reason: 'not_granted' }, 'deny', 403, 12, 'method "X" is not in http.methods'],
+      [{ ...base, principal: 'p'.repeat(150) }, 'allow', 200, 0, undefined],
+    ];
+    for (const [facts, decision, status, ms, detail] of cases) {
+      write('info', facts, decision, status, ms, undefined, detail);
+      logger.info({
+        request_id: facts.id, trace_id: facts.traceId, method: facts.method, route: facts.route, resource: facts.resource || undefined,
+        action: facts.action || undefined, principal: facts.principal, decision, reason: facts.reason, status, duration_ms: ms, err: undefined, detail,
+      }, 'request');
+    }
+    write('warn', base, 'allow', 502, 3, undefined, undefined);
+    logger.warn({ request_id: base.id, method: base.method, route: base.route, resource: base.resource, action: base.action, principal: base.principal, decision: 'allow', reason: base.reason, status: 502, duration_ms: 3 }, 'request');
+    logger.flush();
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.replace(/"time":"[^"]+"/, '"time":"T"'));
+    assert.equal(lines.length, 2 * (cases.length + 1));
+    for (let i = 0; i < lines.length; i += 2) assert.equal(lines[i], lines[i + 1]);
+    assert.equal(JSON.parse(lines[4]!).principal, 'we"ird\\sub\u0001\u2028ü😀');
   });
 
   test('built CLI: every request served before SIGTERM has its line on stdout', async () => {
