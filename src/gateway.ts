@@ -185,43 +185,59 @@ export function createGateway(s: GatewayStages) {
     return { reason: e.reason, status: statusOf(e.reason), fields: e.fields };
   }
 
-  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Callbacks rather than promises end to end: no promise or microtask per request when admission is synchronous. */
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
     const trace = newTrace(req);
     try {
       const admitted = admit(req, trace, false);
-      const a = admitted instanceof Promise ? await admitted : admitted;
+      if (admitted instanceof Promise) admitted.then((a) => proxy(req, res, trace, a), (err: unknown) => refuse(req, res, trace, err));
+      else proxy(req, res, trace, admitted);
+    } catch (err) {
+      refuse(req, res, trace, err);
+    }
+  }
+
+  /** Forward an admitted request; its log line is written once the client has the answer. */
+  function proxy(req: IncomingMessage, res: ServerResponse, trace: Trace, a: Admission): void {
+    try {
       const upstream = s.upstreams.get(a.route.upstream)!;
       const headers = hygiene.request(req.rawHeaders, a.identity, trace.id, connectionFacts(req));
-      const maxBody = a.route.maxBodyBytes || config.limits.max_body_bytes;
-      const visible = a.filter ? await buildRecordFilter(a.filter.principal, a.route.resource, a.filter.alternatives, s.store) : null;
-      try {
-        if (visible) {
-          await forwardFiltered(upstream, req, res, a.target.path + a.target.query, headers, hygiene, trace.id, a.route.list!, visible, forwardHooks);
-        } else {
-          await forward(upstream, req, res, a.target.path + a.target.query, headers, hygiene, trace.id, maxBody, forwardHooks);
-        }
-      } catch (err) {
+      const path = a.target.path + a.target.query;
+      const forwarded = (err?: unknown): void => {
+        if (err === undefined) return log(trace, res.statusCode);
         const f = classifyUpstreamError(err);
         if (f.clientAborted) return log(trace, 499);
         if (f.error.reason !== 'body_too_large' && !f.error.reason.startsWith('list_')) metrics.upstreamError(upstream.name, f.kind);
-        throw f.error;
+        refuse(req, res, trace, f.error);
+      };
+      if (a.filter) {
+        buildRecordFilter(a.filter.principal, a.route.resource, a.filter.alternatives, s.store).then(
+          (visible) => forwardFiltered(upstream, req, res, path, headers, hygiene, trace.id, a.route.list!, visible, forwardHooks).then(() => forwarded(), forwarded),
+          (err: unknown) => refuse(req, res, trace, err),
+        );
+      } else {
+        forward(upstream, req, res, path, headers, hygiene, trace.id, a.route.maxBodyBytes || config.limits.max_body_bytes, forwardHooks, forwarded);
       }
-      log(trace, res.statusCode);
     } catch (err) {
-      const f = fail(trace, err);
-      if (res.headersSent) {
-        res.destroy();
-        return log(trace, f.status, 'warn', err);
-      }
-      const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', [hygiene.names.requestId]: trace.id };
-      if (f.status === 401) headers['www-authenticate'] = wwwAuthenticate(f.reason);
-      if (f.reason === 'method_not_allowed') headers.allow = config.http.methods.join(', ');
-      // a request whose body we will not read must not leave the connection in an unknown state
-      if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) headers.connection = 'close';
-      res.writeHead(f.status, headers);
-      res.end(errorBody(f.reason, trace.id, f.fields));
-      log(trace, f.status, f.status >= 500 ? 'error' : 'info', err);
+      refuse(req, res, trace, err);
     }
+  }
+
+  /** The error answer (or, once the upstream's headers went out, a cut connection) and its log line. */
+  function refuse(req: IncomingMessage, res: ServerResponse, trace: Trace, err: unknown): void {
+    const f = fail(trace, err);
+    if (res.headersSent) {
+      res.destroy();
+      return log(trace, f.status, 'warn', err);
+    }
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store', [hygiene.names.requestId]: trace.id };
+    if (f.status === 401) headers['www-authenticate'] = wwwAuthenticate(f.reason);
+    if (f.reason === 'method_not_allowed') headers.allow = config.http.methods.join(', ');
+    // a request whose body we will not read must not leave the connection in an unknown state
+    if (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) headers.connection = 'close';
+    res.writeHead(f.status, headers);
+    res.end(errorBody(f.reason, trace.id, f.fields));
+    log(trace, f.status, f.status >= 500 ? 'error' : 'info', err);
   }
 
   async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

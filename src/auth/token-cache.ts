@@ -1,40 +1,41 @@
-import { LRUCache } from 'lru-cache';
 import type { VerifiedToken } from './types.js';
 
-// lru-cache's get() defaults its options argument to `{}` (an allocation per
-// call) and writes `status` into it; one shared object keeps the hit path allocation-free.
-const GET_OPTIONS: LRUCache.GetOptions<string, VerifiedToken, unknown> = {};
+interface Entry { readonly verified: VerifiedToken; readonly expiresAtMs: number }
 
 /**
  * Verified tokens by their exact string. Only successes go in; an entry lives
  * until the token's exp or `maxTtlMs`, whichever is first. The cap (the JWKS
  * cache TTL) bounds how long a token stays honoured after its key is rotated
- * out of the JWKS.
+ * out of the JWKS. Least recently used entries go first past `maxEntries`.
+ *
+ * A Map kept in use order rather than lru-cache: a hit is on every request, and
+ * lru-cache's per-entry TTL bookkeeping (its clock, stale checks) cost more than
+ * the whole lookup here.
  */
 export class TokenCache {
-  private readonly lru: LRUCache<string, VerifiedToken> | undefined;
+  /** Oldest use first: a hit moves its entry to the end. */
+  private readonly entries = new Map<string, Entry>();
 
-  constructor(maxEntries: number, private readonly maxTtlMs: number) {
-    this.lru = maxEntries > 0 ? new LRUCache<string, VerifiedToken>({ max: maxEntries }) : undefined;
-  }
+  constructor(private readonly maxEntries: number, private readonly maxTtlMs: number) {}
 
   get(token: string): VerifiedToken | undefined {
-    if (this.lru === undefined) return undefined;
-    const hit = this.lru.get(token, GET_OPTIONS);
-    if (hit === undefined) return undefined;
-    // lru-cache's TTL clock is performance.now() with 1ms resolution; exp is wall-clock, so check it too.
-    if (hit.expiresAtMs <= Date.now()) {
-      this.lru.delete(token);
-      return undefined;
-    }
-    return hit;
+    const entry = this.entries.get(token);
+    if (entry === undefined) return undefined;
+    this.entries.delete(token);
+    if (entry.expiresAtMs <= Date.now()) return undefined;
+    this.entries.set(token, entry);
+    return entry.verified;
   }
 
   set(verified: VerifiedToken): void {
-    if (this.lru === undefined) return;
-    const ttl = Math.floor(Math.min(verified.expiresAtMs - Date.now(), this.maxTtlMs));
-    if (ttl >= 1) this.lru.set(verified.token, verified, { ttl });
+    if (this.maxEntries <= 0) return;
+    const now = Date.now();
+    const ttl = Math.floor(Math.min(verified.expiresAtMs - now, this.maxTtlMs));
+    if (ttl < 1) return;
+    this.entries.delete(verified.token);
+    this.entries.set(verified.token, { verified, expiresAtMs: now + ttl });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 
-  get size(): number { return this.lru?.size ?? 0; }
+  get size(): number { return this.entries.size; }
 }

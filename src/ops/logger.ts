@@ -38,6 +38,7 @@ export interface RequestFacts {
   readonly resource: string;
   readonly action: string;
   readonly principal: string | undefined;
+  /** A Reason or 'allow'. */
   readonly reason: string;
 }
 
@@ -64,13 +65,14 @@ export function requestLineWriter(logger: Logger): RequestLineWriter {
   return (level, f, decision, status, durationMs, err, detail) => {
     if (err !== undefined) return viaPino(level, f, decision, status, durationMs, err, detail);
     if (!logger.isLevelEnabled(level)) return;
-    let line = `{"level":${LEVELS[level]}${isoTime()}${BASE_JSON},"request_id":${jsonString(f.id)}`;
-    if (f.traceId !== undefined) line += `,"trace_id":${jsonString(f.traceId)}`;
+    // request and trace ids (a UUID, validated hex), decision and reason (fixed words) need no escaping
+    let line = `{"level":${LEVELS[level]}${isoTime()}${BASE_JSON},"request_id":"${f.id}"`;
+    if (f.traceId !== undefined) line += `,"trace_id":"${f.traceId}"`;
     line += `,"method":${jsonString(f.method)},"route":${jsonString(f.route)}`;
     if (f.resource) line += `,"resource":${jsonString(f.resource)}`;
     if (f.action) line += `,"action":${jsonString(f.action)}`;
     if (f.principal !== undefined) line += `,"principal":${jsonString(f.principal)}`;
-    line += `,"decision":${jsonString(decision)},"reason":${jsonString(f.reason)},"status":${status},"duration_ms":${durationMs}`;
+    line += `,"decision":"${decision}","reason":"${f.reason}","status":${status},"duration_ms":${durationMs}`;
     if (detail !== undefined) line += `,"detail":${jsonString(detail)}`;
     batcher.write(line + ',"msg":"request"}\n');
   };
