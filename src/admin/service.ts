@@ -129,6 +129,7 @@ export class AdminService {
       this.authorize(view, caller, 'members', 'invite', { org: body.org, user: id });
       const kind = body.kind ?? (caller.principal.kind === 'partner' ? 'partner' : 'internal');
       this.checkGrantable(view, caller, body.roles, '/roles');
+      this.checkGrantable(view, caller, groupRoles(view, body.groups ?? []), '/groups');
       this.checkDefaults(view, caller, body.roles, kind);
       const existing = await this.store.getMember(id);
       if (existing && existing.status !== 'removed') throw new GatewayError('member_exists', `member "${id}" exists (${existing.status})`, { member: id });
@@ -415,20 +416,25 @@ export class AdminService {
       try {
         const removing = change.status === 'removed';
         if (!roleDeletion) {
-          if (m.id === caller.principal.id && (change.roles !== undefined || removing)) {
-            throw new GatewayError('self_change', removing ? 'you may not remove yourself' : 'you may not change your own roles');
+          // groups can carry roles and org/kind decide conditions and defaults: all of them are "one's own roles" here
+          const selfChanged = (['roles', 'groups', 'org', 'kind', 'status'] as const).filter((k) => change[k] !== undefined);
+          if (m.id === caller.principal.id && selfChanged.length > 0) {
+            throw new GatewayError('self_change', removing ? 'you may not remove yourself' : `you may not change your own ${selfChanged.join(', ')}`);
           }
           const { roles, status, invite, ...rest } = change;
           const target = { org: m.org, user: m.id };
           if (roles !== undefined) this.authorize(view, caller, 'members', 'assign', target);
           if (removing) this.authorize(view, caller, 'members', 'remove', target);
           if (Object.keys(rest).length > 0 || (status !== undefined && !removing) || (invite !== undefined && !removing)) this.authorize(view, caller, 'members', 'update', target);
-          for (const r of m.roles) {
+          // moving a member to another org needs the right there too (a partner admin may not hand a teammate to another partner)
+          if (change.org) this.authorize(view, caller, 'members', 'update', { org: change.org, user: m.id });
+          for (const r of [...m.roles, ...groupRoles(view, m.groups)]) {
             const role = view.policy.roles.get(r);
             const lacking = role && firstUncovered(view.policy, heldPermissions(view.policy, caller.principal), role);
             if (lacking) throw new GatewayError('member_exceeds_caller', `member "${m.id}" holds role "${r}" with ${lacking.resource}:${lacking.action}, which you do not hold`, { member: m.id, role: r });
           }
           if (change.roles) this.checkGrantable(view, caller, change.roles.filter((r) => !m.roles.includes(r)), '/roles');
+          if (change.groups) this.checkGrantable(view, caller, groupRoles(view, change.groups.filter((g) => !m.groups.includes(g))), '/groups');
           if (change.roles !== undefined || change.kind !== undefined) this.checkDefaults(view, caller, change.roles ?? m.roles, change.kind === undefined ? m.kind : change.kind || undefined);
         }
       } catch (err) {
@@ -626,6 +632,11 @@ function applyChange(id: string, m: AdminMember | null, c: MemberChange, now: nu
     created_ms: m?.created_ms ?? now,
     updated_ms: now,
   };
+}
+
+/** The roles these groups grant (policy `groups:`), each once. */
+function groupRoles(view: PolicyView, groups: readonly string[]): string[] {
+  return [...new Set(groups.flatMap((g) => view.policy.groupRoles.get(g) ?? []))];
 }
 
 function emptyPlan(): Plan { return { expect: [], writes: [], audit: [], reply: { status: 200, body: null } }; }

@@ -35,7 +35,8 @@ let api: AdminClient;
 
 before(async () => {
   gw = await startTestGateway({
-    policy: PORTAL,
+    // a group that carries a role: group membership is a way to grant it
+    policy: `${PORTAL}\ngroups:\n  board: { roles: [owner] }\n`,
     seed: SEED,
     config: (c) => { c.admin = { host: '127.0.0.1', port: 0 }; },
   });
@@ -125,6 +126,10 @@ describe('no escalation: every refusal is a clear 403', () => {
     ['YAML roles are read-only', 'u-olivia', 'put', '/v1/roles/viewer', { grants: ['*:*'] }, 403, 'builtin_role'],
     ['admin may not clone owner', 'u-adam', 'post', '/v1/roles/owner/clone', { name: 'owner-copy' }, 403, 'role_exceeds_caller'],
     ['admin may not create a role with financial rights', 'u-adam', 'post', '/v1/roles', { name: 'payroll', grants: ['payouts:list'] }, 403, 'role_exceeds_caller'],
+    ['admin may not put a member in a group that grants owner', 'u-adam', 'patch', '/v1/members/u-vera', { groups: ['board'] }, 403, 'role_exceeds_caller'],
+    ['admin may not invite into such a group', 'u-adam', 'post', '/v1/members', { email: 'g@acme.test', roles: ['viewer'], groups: ['board'] }, 403, 'role_exceeds_caller'],
+    ['nobody changes their own groups', 'u-olivia', 'patch', '/v1/members/u-olivia', { groups: ['board'] }, 403, 'self_change'],
+    ['nobody moves themselves to another org', 'u-adam', 'patch', '/v1/members/u-adam', { org: 'p-42' }, 403, 'self_change'],
     ['a partner contact is no admin', 'u-pat', 'post', '/v1/members/bulk', { action: 'remove', ids: ['u-vera'] }, 403, 'not_granted'],
   ];
   for (const [name, who, method, path, body, status, reason] of ROWS) {

@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../../src/errors.js';
 import { assemblePrincipal, readPolicySources, covers, type Holding } from '../../src/policy/index.js';
@@ -78,4 +81,48 @@ describe('covers: may a caller holding `have` grant a role holding `need`?', () 
       assert.equal(covers(have, need), ok);
     });
   }
+});
+
+describe('a partner admin scoped with own_org', () => {
+  const POLICY = `
+resources:
+  deals:   { actions: [list, read] }
+  members: { actions: [list, read, invite, update, assign, remove] }
+roles:
+  partner_admin: { audience: partner, grants: [{ allow: "members:*", when: own_org }, "deals:list"] }
+  partner_user:  { audience: partner, grants: ["deals:list"] }
+`;
+  const SEED = `
+members:
+  u-pa:  { status: active, roles: [partner_admin], org: p-42, kind: partner }
+  u-pu:  { status: active, roles: [partner_user], org: p-42, kind: partner }
+  u-px:  { status: active, roles: [partner_user], org: p-7, kind: partner }
+`;
+  function partnerSetup() {
+    const dir = mkdtempSync(join(tmpdir(), 'rolegate-svc-'));
+    writeFileSync(join(dir, 'policy.yaml'), POLICY);
+    writeFileSync(join(dir, 'seed.yaml'), SEED);
+    const members = new MemoryAssignmentStore(loadSeed(join(dir, 'seed.yaml')));
+    const store = new MemoryAdminStore(members, { auditMaxEntries: 100 });
+    const sources = readPolicySources([join(dir, 'policy.yaml')]);
+    const service = new AdminService({ store, views: new PolicyViews(store, () => sources, { upstreams: null, methods: ['GET'] }), emailClaim: 'email', inviteTtlS: 3600 });
+    const caller = async (id: string): Promise<Caller> => ({ principal: assemblePrincipal(id, {}, await store.getMember(id), CLAIMS), claims: {}, requestId: 'r' });
+    return { service, caller, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  test('manages its own org\'s teammates only, and cannot hand one to another org', async () => {
+    const { service, caller, cleanup } = partnerSetup();
+    try {
+      const pa = await caller('u-pa');
+      assert.equal((await service.patchMember(pa, 'u-pu', { groups: ['emea'] }, undefined)).status, 200);
+      await refused(service.patchMember(pa, 'u-px', { groups: ['emea'] }, undefined), 'condition_failed');
+      await refused(service.patchMember(pa, 'u-pu', { org: 'p-7' }, undefined), 'condition_failed');
+      await refused(service.listMembers(pa, { limit: 10 }), 'condition_failed');
+      const mine = await service.listMembers(pa, { org: 'p-42', limit: 10 });
+      assert.deepEqual((mine.body as { items: { id: string }[] }).items.map((m) => m.id), ['u-pa', 'u-pu']);
+      const inv = await service.invite(pa, { email: 'new@p42.test', roles: ['partner_user'], org: 'p-42' });
+      assert.equal((inv.body as { kind: string }).kind, 'partner');
+      await refused(service.invite(pa, { email: 'x@p7.test', roles: ['partner_user'], org: 'p-7' }), 'condition_failed');
+    } finally { cleanup(); }
+  });
 });
