@@ -6,7 +6,7 @@
  * custom role in the matrix editor, and lose a concurrent edit to If-Match.
  * Every result is checked through the admin API, not only in the page.
  *
- * ROLEGATE_CONSOLE_SCREENSHOT=1 also writes docs/console.png (the README's picture).
+ * ROLEGATE_CONSOLE_SCREENSHOT=1 also writes docs/console.png and docs/console-permissions.png (the README's pictures).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +17,7 @@ import { POLICY, startTestGateway, type TestGateway } from '../helpers/gateway.j
 
 const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT = fileURLToPath(new URL('../../../docs/console.png', import.meta.url));
+const SCREENSHOT_MATRIX = fileURLToPath(new URL('../../../docs/console-permissions.png', import.meta.url));
 
 /** The e2e policy plus rolegate's own admin resources (docs/admin-api.md). */
 const ADMIN_POLICY = POLICY.replace('resources:\n', `resources:
@@ -135,6 +136,7 @@ describe('admin console in chromium', { skip: existsSync(CHROMIUM) ? false : `ne
     await page.getByRole('status').filter({ hasText: 'Created deal_desk' }).waitFor();
     // the read-only matrix of the new role replaces the editor
     await page.locator('table.matrix:not(.editable) td[data-cell="deals:update"]', { hasText: 'assigned' }).waitFor();
+    if (process.env.ROLEGATE_CONSOLE_SCREENSHOT) await page.screenshot({ path: SCREENSHOT_MATRIX });
 
     const role = await api('/v1/roles/deal_desk');
     assert.equal(role.status, 200);
