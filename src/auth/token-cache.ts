@@ -3,6 +3,14 @@ import type { VerifiedToken } from './types.js';
 interface Entry { readonly verified: VerifiedToken; readonly expiresAtMs: number }
 
 /**
+ * The map key: the token's last characters (signature bytes). Hashing a whole
+ * token (hundreds of characters, a fresh string each request) was most of a
+ * hit's cost; a hit still requires the whole token to be equal (`get`), so two
+ * tokens sharing a tail only displace each other's entry.
+ */
+const keyOf = (token: string): string => token.slice(-32);
+
+/**
  * Verified tokens by their exact string. Only successes go in; an entry lives
  * until the token's exp or `maxTtlMs`, whichever is first. The cap (the JWKS
  * cache TTL) bounds how long a token stays honoured after its key is rotated
@@ -13,17 +21,18 @@ interface Entry { readonly verified: VerifiedToken; readonly expiresAtMs: number
  * the whole lookup here.
  */
 export class TokenCache {
-  /** Oldest use first: a hit moves its entry to the end. */
+  /** By keyOf(token), oldest use first: a hit moves its entry to the end. */
   private readonly entries = new Map<string, Entry>();
 
   constructor(private readonly maxEntries: number, private readonly maxTtlMs: number) {}
 
   get(token: string): VerifiedToken | undefined {
-    const entry = this.entries.get(token);
-    if (entry === undefined) return undefined;
-    this.entries.delete(token);
+    const key = keyOf(token);
+    const entry = this.entries.get(key);
+    if (entry === undefined || entry.verified.token !== token) return undefined;
+    this.entries.delete(key);
     if (entry.expiresAtMs <= Date.now()) return undefined;
-    this.entries.set(token, entry);
+    this.entries.set(key, entry);
     return entry.verified;
   }
 
@@ -32,8 +41,9 @@ export class TokenCache {
     const now = Date.now();
     const ttl = Math.floor(Math.min(verified.expiresAtMs - now, this.maxTtlMs));
     if (ttl < 1) return;
-    this.entries.delete(verified.token);
-    this.entries.set(verified.token, { verified, expiresAtMs: now + ttl });
+    const key = keyOf(verified.token);
+    this.entries.delete(key);
+    this.entries.set(key, { verified, expiresAtMs: now + ttl });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 
