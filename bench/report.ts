@@ -67,7 +67,8 @@ export function renderReport({ settings: s, facts, pinning, date, results, micro
   }
   if (micro !== undefined) {
     md += `## Micro-benchmarks (in-process, one node with --expose-gc)\n\n`
-      + `Timed batches after warm-up batches; ns/op is each batch's time / ops, p50/p99 over batches. The policy path cycles `
+      + `Timed batches after warm-up batches; ns/op is each batch's time / ops, p50/p99 over batches; except "policy path, per request", `
+      + `where each request is timed alone (less the timer's median cost) and p50/p99 are over requests. The policy path cycles `
       + `through one request per route (half own_org GETs, half self PUTs) for a principal with 5 of the roles. Full verifies `
       + `are jose's \`jwtVerify\` with the public key already imported (what a cache miss costs beyond the key lookup).\n\n`
       + microTable(micro);
