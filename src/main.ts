@@ -153,7 +153,7 @@ export async function startGateway(config: Config, opts: StartOptions = {}): Pro
         store: adminStore, views: new PolicyViews(adminStore, () => sources, loadOptions),
         emailClaim: config.auth.jwt.claims.email, inviteTtlS: config.admin.invite_ttl_s,
       });
-      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR, http: httpServerOptions(config),
+      admin = createAdminServer({ config: config.admin, auth, claims: config.auth.jwt.claims, store: adminStore, service, logger, consoleDir: CONSOLE_DIR, http: httpServerOptions(config), maxPathBytes: config.limits.max_path_bytes,
         onResponse: (endpoint, status) => metrics.adminRequest(endpoint, status) });
       guardParser(admin, logger);
     }

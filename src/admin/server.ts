@@ -6,6 +6,7 @@ import type { AdminConfig, ClaimNames } from '../config/index.js';
 import type { Authenticator } from '../auth/index.js';
 import { errorBody, GatewayError, isGatewayError, REASONS } from '../errors.js';
 import { assemblePrincipal } from '../policy/index.js';
+import { canonicalPath } from '../routes/index.js';
 import { InvalidAssignmentError, type AdminStore } from '../store/index.js';
 import type { AdminService, Caller, IdempotencyRequest, MemberListQuery, Reply } from './service.js';
 
@@ -24,6 +25,8 @@ export interface AdminServerOptions {
   readonly logger: AdminLogger;
   /** Folder of the built console (index.html and its assets); absent: API only. */
   readonly consoleDir?: string | undefined;
+  /** `limits.max_path_bytes`: the request-target limit, as at the gateway. */
+  readonly maxPathBytes: number;
   /** Parser limits and timeouts, the same as the gateway's listener. */
   readonly http?: ServerOptions | undefined;
   /** Told of every call: the endpoint template (`none` when nothing matched, `console` for its files) and the status. */
@@ -69,7 +72,7 @@ const API: readonly CompiledApiRoute[] = ([
   { method: 'GET', path: '/v1/audit', handler: (s, c) => s.listAudit(c.caller, intParam(c.query, 'limit', 50, 1, 500), c.query.get('before') ?? undefined) },
 ] satisfies ApiRoute[]).map((r) => ({
   ...r,
-  // `{name}` matches one segment (still percent-encoded: decoded after the match, so %2F cannot add a segment)
+  // `{name}` matches one (already decoded) segment
   pattern: new RegExp(`^${r.path.replace(/\{[a-z]+\}/g, '([^/]+)')}$`),
   endpoint: `${r.method} ${r.path}`,
 }));
@@ -108,7 +111,10 @@ export function createAdminServer(o: AdminServerOptions): Server {
 
   async function handle(req: IncomingMessage, res: ServerResponse, requestId: string, seen: { actor?: string; endpoint: string }): Promise<void> {
     checkSingletons(req.rawHeaders);
-    const url = parseTarget(req.url);
+    // the gateway's canonicalization: dot segments, encoded separators, bad escapes are a 400 here too
+    const target = canonicalPath(req.url ?? '', { emptySegments: 'reject', allowSemicolon: false, maxPathBytes: o.maxPathBytes });
+    // segments are decoded and never hold '/' (an encoded one is refused), so joining them is unambiguous
+    const url = { pathname: `/${target.segments.join('/')}`, searchParams: new URLSearchParams(target.query.slice(1)) };
     const method = req.method ?? '';
     if (!url.pathname.startsWith('/v1/')) { seen.endpoint = 'console'; return serveConsole(res, method, url.pathname, assets); }
     let route: CompiledApiRoute | undefined;
@@ -120,7 +126,7 @@ export function createAdminServer(o: AdminServerOptions): Server {
       pathKnown = true;
       if (r.method !== method) continue;
       route = r;
-      params = m.slice(1).map(decodeSegment);
+      params = m.slice(1);
       break;
     }
     if (!route) throw new GatewayError(pathKnown ? 'method_not_allowed' : 'not_found', pathKnown ? `${method} is not allowed on ${url.pathname}` : `no admin endpoint ${url.pathname}`);
@@ -186,15 +192,6 @@ function checkSingletons(raw: readonly string[]): void {
   }
   if (host !== 1) throw new GatewayError('bad_framing', host === 0 ? 'no Host header' : 'more than one Host header');
   if (authorization > 1) throw new GatewayError('duplicate_authorization');
-}
-
-function parseTarget(target: string | undefined): URL {
-  if (!target || !target.startsWith('/') || target.startsWith('//')) throw new GatewayError('bad_request_target');
-  try { return new URL(target, 'http://admin.invalid'); } catch { throw new GatewayError('bad_request_target'); }
-}
-
-function decodeSegment(s: string): string {
-  try { return decodeURIComponent(s); } catch { throw new GatewayError('bad_percent_encoding'); }
 }
 
 /** Reads the whole body up to `max` bytes (a declared larger length is refused before reading). */

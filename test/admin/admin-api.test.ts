@@ -393,6 +393,8 @@ describe('raw bytes at the admin listener', () => {
     ['no Host header', (t) => req('GET /v1/me HTTP/1.1', [`Authorization: Bearer ${t}`, 'Connection: close']), 400, 'bad_framing'],
     ['absolute-form target', (t) => req('GET http://evil.test/v1/me HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Connection: close']), 400, 'bad_request_target'],
     ['a path with a bad escape', (t) => req('GET /v1/members/%E0%A4%A HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Connection: close']), 400, 'bad_percent_encoding'],
+    ['a dot segment', (t) => req('GET /v1/members/x/../../v1/audit HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Connection: close']), 400, 'dot_segment'],
+    ['an encoded dot segment', (t) => req('GET /v1/members/%2e%2e/audit HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, 'Connection: close']), 400, 'encoded_separator'],
     ['oversized headers', (t) => req('GET /v1/me HTTP/1.1', ['Host: admin.test', `Authorization: Bearer ${t}`, `X-Pad: ${'a'.repeat(70 * 1024)}`, 'Connection: close']), 431, 'headers_too_large'],
   ];
   for (const [name, bytes, status, reason] of ROWS) {
@@ -404,10 +406,16 @@ describe('raw bytes at the admin listener', () => {
     });
   }
 
-  test('a member id with an encoded slash is one segment, not a path', async () => {
+  test('a member id with an encoded slash is refused, not read as a path', async () => {
     const res = await api.as('u-adam').get('/v1/members/u-mia%2F..%2F..%2Fv1%2Fme');
     assert.equal(res.status, 400);
-    assert.equal(res.body.reason, 'invalid_body');
+    assert.equal(res.body.reason, 'encoded_separator');
+  });
+
+  test('a percent-encoded member id is decoded once: u%2Dmia is u-mia', async () => {
+    const res = await api.as('u-adam').get('/v1/members/u%2Dmia');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.id, 'u-mia');
   });
 });
 
