@@ -1,6 +1,6 @@
 import type { VerifiedToken } from './types.js';
 
-interface Entry { readonly verified: VerifiedToken; readonly expiresAtMs: number }
+interface Entry { readonly verified: VerifiedToken; readonly expiresAtMs: number; /** `inserts` when it was last put at the end. */ movedAt: number }
 
 /**
  * The map key: the token's last characters (signature bytes). Hashing a whole
@@ -18,11 +18,15 @@ const keyOf = (token: string): string => token.slice(-32);
  *
  * A Map kept in use order rather than lru-cache: a hit is on every request, and
  * lru-cache's per-entry TTL bookkeeping (its clock, stale checks) cost more than
- * the whole lookup here.
+ * the whole lookup here. A hit moves its entry to the end only once half the
+ * cache has been inserted since its last move (a delete and a set saved on
+ * almost every hit); an entry used at least that often is still never the oldest.
  */
 export class TokenCache {
   /** By keyOf(token), oldest use first: a hit moves its entry to the end. */
   private readonly entries = new Map<string, Entry>();
+  /** Entries put at the end so far (inserts and moves). */
+  private inserts = 0;
 
   constructor(private readonly maxEntries: number, private readonly maxTtlMs: number) {}
 
@@ -30,9 +34,15 @@ export class TokenCache {
     const key = keyOf(token);
     const entry = this.entries.get(key);
     if (entry === undefined || entry.verified.token !== token) return undefined;
-    this.entries.delete(key);
-    if (entry.expiresAtMs <= Date.now()) return undefined;
-    this.entries.set(key, entry);
+    if (entry.expiresAtMs <= Date.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    if (this.inserts - entry.movedAt > this.maxEntries >> 1) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      entry.movedAt = this.inserts++;
+    }
     return entry.verified;
   }
 
@@ -43,7 +53,7 @@ export class TokenCache {
     if (ttl < 1) return;
     const key = keyOf(verified.token);
     this.entries.delete(key);
-    this.entries.set(key, { verified, expiresAtMs: now + ttl });
+    this.entries.set(key, { verified, expiresAtMs: now + ttl, movedAt: this.inserts++ });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }
 

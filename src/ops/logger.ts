@@ -1,6 +1,7 @@
 import { mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { pino, type Logger } from 'pino';
+import { CellIndex } from './cell-index.js';
 
 export type { Logger };
 
@@ -68,15 +69,24 @@ export function requestLineWriter(logger: Logger): RequestLineWriter {
     // request and trace ids (a UUID, validated hex), decision and reason (fixed words) need no escaping
     let line = `{"level":${LEVELS[level]}${isoTime()}${BASE_JSON},"request_id":"${f.id}"`;
     if (f.traceId !== undefined) line += `,"trace_id":"${f.traceId}"`;
-    line += `,"method":${jsonString(f.method)},"route":${jsonString(f.route)}`;
-    if (f.resource) line += `,"resource":${jsonString(f.resource)}`;
-    if (f.action) line += `,"action":${jsonString(f.action)}`;
+    line += routeFields.at(f.method, f.route, f.resource, f.action);
     if (f.principal !== undefined) line += `,"principal":${jsonString(f.principal)}`;
     line += `,"decision":"${decision}","reason":"${f.reason}","status":${status},"duration_ms":${durationMs}`;
     if (detail !== undefined) line += `,"detail":${jsonString(detail)}`;
     batcher.write(line + ',"msg":"request"}\n');
   };
 }
+
+/**
+ * `,"method":…,"route":…,"resource":…,"action":…` for each combination, quoted
+ * once: methods are those Node's parser accepts, the rest come from the policy.
+ */
+const routeFields = new CellIndex(([method, route, resource, action]) => {
+  let s = `,"method":${jsonString(String(method))},"route":${jsonString(String(route))}`;
+  if (resource) s += `,"resource":${jsonString(String(resource))}`;
+  if (action) s += `,"action":${jsonString(String(action))}`;
+  return s;
+});
 
 /** Nothing to escape: no quote, backslash, control character or surrogate. */
 const PLAIN = /^[^"\\\x00-\x1f\ud800-\udfff]*$/;

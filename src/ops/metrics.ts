@@ -1,5 +1,6 @@
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { StoreHooks } from '../store/index.js';
+import { CellIndex, type LabelValue } from './cell-index.js';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -13,6 +14,7 @@ interface CounterCell { readonly labels: Partial<Record<string, string>>; pendin
  */
 class HotCounter {
   private readonly cells: CounterCell[] = [];
+  private readonly index: CellIndex<CounterCell>;
   readonly metric: Counter<string>;
   constructor(config: { name: string; help: string; labelNames: readonly string[]; registers: Registry[] }) {
     const cells = this.cells;
@@ -24,13 +26,16 @@ class HotCounter {
         }
       },
     });
+    this.index = new CellIndex((values) => {
+      const labels = Object.fromEntries(config.labelNames.map((name, i) => [name, String(values[i])]));
+      const c: CounterCell = { labels, pending: 0 };
+      cells.push(c);
+      this.metric.inc(labels, 0); // the series exists from its first use, as prom-client children do
+      return c;
+    });
   }
-  cell(labels: Partial<Record<string, string>>): CounterCell {
-    const c: CounterCell = { labels, pending: 0 };
-    this.cells.push(c);
-    this.metric.inc(labels, 0); // the series exists from its first use, as prom-client children do
-    return c;
-  }
+  /** The cell of these label values, in labelNames order. */
+  at(a: LabelValue, b?: LabelValue, c?: LabelValue, d?: LabelValue): CounterCell { return this.index.at(a, b, c, d); }
 }
 
 /** One label set of a request-path histogram: bucket counts (the last is +Inf), sum and count. */
@@ -58,15 +63,16 @@ class HotHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   private readonly cells: HistogramCell[] = [];
+  private readonly index = new CellIndex((values) => {
+    const c = new HistogramCell(this.bounds, String(values[0]));
+    this.cells.push(c);
+    return c;
+  });
   constructor(readonly name: string, readonly help: string, private readonly labelName: string, private readonly bounds: readonly number[], registry: Registry) {
     // a duck-typed metric: the registry only calls name, get() and reset()
     registry.registerMetric(this as unknown as Metric);
   }
-  cell(labelValue: string): HistogramCell {
-    const c = new HistogramCell(this.bounds, labelValue);
-    this.cells.push(c);
-    return c;
-  }
+  at(labelValue: string): HistogramCell { return this.index.at(labelValue); }
   reset(): void {
     for (const c of this.cells) { c.counts.fill(0); c.sum = 0; c.count = 0; }
   }
@@ -89,7 +95,7 @@ class HotHistogram {
 /**
  * Every metric rolegate exposes. Labels are bounded: route template ids,
  * resource and action names from policy, reason codes; never a raw path or a user.
- * Label children are cached by their joined key so the hot path does one Map lookup.
+ * Request-path metrics find their label cell through a CellIndex, not prom-client's label hashing.
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
@@ -105,7 +111,6 @@ export class GatewayMetrics {
   private readonly shadowDecisions = new HotCounter({ name: 'rolegate_shadow_decisions_total', help: 'Decisions of the shadow (candidate) policy beside the live one, by resource, action, live and candidate decision.', labelNames: ['resource', 'action', 'live', 'candidate'], registers: [this.registry] });
   private readonly adminRequests = new Counter({ name: 'rolegate_admin_requests_total', help: 'Admin API calls, by endpoint (method and path template) and status code.', labelNames: ['endpoint', 'code'] as const, registers: [this.registry] });
   private readonly customRoles = new Gauge({ name: 'rolegate_custom_roles', help: 'Custom roles kept by the admin API, by state: active (compiled into the policy) or rejected (left out: they no longer compile against the YAML).', labelNames: ['state'] as const, registers: [this.registry] });
-  private readonly children = new Map<string, unknown>();
   private readonly storeCache = new Counter({ name: 'rolegate_store_cache_total', help: 'Assignment store reads, by result: hit (answered from this instance), miss (read from the store), stale (expired entry served because the store failed).', labelNames: ['result'] as const, registers: [this.registry] });
   private readonly storeErrors = new Counter({ name: 'rolegate_store_errors_total', help: 'Assignment store failures, by operation (member, relations, partner, subscribe).', labelNames: ['op'] as const, registers: [this.registry] });
   private readonly storeDuration = new Histogram({ name: 'rolegate_store_request_duration_seconds', help: 'Time of assignment store reads that went to the store (cache misses), by operation.', labelNames: ['op'] as const, buckets: LATENCY_BUCKETS, registers: [this.registry] });
@@ -120,34 +125,27 @@ export class GatewayMetrics {
     }
   }
 
-  /** The label cell for `key`, made once: the hot path does one Map lookup instead of prom-client's label hashing. */
-  private child<T>(key: string, make: () => T): T {
-    let c = this.children.get(key) as T | undefined;
-    if (c === undefined) this.children.set(key, (c = make()) as never);
-    return c;
-  }
-
   request(route: string, method: string, decision: string, code: number, seconds: number): void {
-    this.child(`r\0${route}\0${method}\0${decision}\0${code}`, () => this.requests.cell({ route, method, decision, code: String(code) })).pending++;
-    this.child(`d\0${route}`, () => this.duration.cell(route)).observe(seconds);
+    this.requests.at(route, method, decision, code).pending++;
+    this.duration.at(route).observe(seconds);
   }
 
   decision(resource: string, action: string, decision: string, reason: string): void {
-    this.child(`a\0${resource}\0${action}\0${reason}`, () => this.decisions.cell({ resource, action, decision, reason })).pending++;
+    this.decisions.at(resource, action, decision, reason).pending++;
   }
 
   upstream(upstream: string, seconds: number): void {
-    this.child(`u\0${upstream}`, () => this.upstreamDuration.cell(upstream)).observe(seconds);
+    this.upstreamDuration.at(upstream).observe(seconds);
   }
 
   shadow(resource: string, action: string, live: string, candidate: string): void {
-    this.child(`s\0${resource}\0${action}\0${live}\0${candidate}`, () => this.shadowDecisions.cell({ resource, action, live, candidate })).pending++;
+    this.shadowDecisions.at(resource, action, live, candidate).pending++;
   }
 
   upstreamError(upstream: string, kind: string): void { this.upstreamErrors.labels(upstream, kind).inc(); }
 
   verification(result: string): void {
-    this.child(`v\0${result}`, () => this.verifications.cell({ result })).pending++;
+    this.verifications.at(result).pending++;
   }
 
   /** The store's metric hooks; children are resolved once so a cache hit costs one increment. */

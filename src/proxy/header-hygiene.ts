@@ -49,31 +49,41 @@ export function compileHeaderHygiene(cfg: HeadersConfig) {
     return drop.has(n) || n.startsWith(prefix) || n.startsWith('x-forwarded');
   };
 
-  /** Names listed in Connection are hop-by-hop for this message only. */
-  const connectionListed = (raw: readonly string[]): Set<string> | null => {
+  /**
+   * Names a Connection value lists are hop-by-hop for this message only. Those
+   * dropped anyway (keep-alive, close, upgrade: nearly every value sent) need no second pass.
+   */
+  const dropListed = (out: string[], connection: string): void => {
     let listed: Set<string> | null = null;
-    for (let i = 0; i < raw.length; i += 2) {
-      if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') {
-        for (const t of raw[i + 1]!.split(',')) {
-          const name = t.trim().toLowerCase();
-          if (name) (listed ??= new Set()).add(name);
-        }
-      }
+    for (const t of connection.split(',')) {
+      const name = t.trim().toLowerCase();
+      if (name && !isDropped(name)) (listed ??= new Set()).add(name);
     }
-    return listed;
+    if (listed === null) return;
+    let kept = 0;
+    for (let i = 0; i < out.length; i += 2) {
+      if (listed.has(out[i]!.toLowerCase())) continue;
+      out[kept++] = out[i]!;
+      out[kept++] = out[i + 1]!;
+    }
+    out.length = kept;
   };
 
   return {
     names,
     /** Flat [name, value, ...] list for undici. `identity` null on public routes (request id only). */
     request(raw: readonly string[], identity: Identity | null, requestId: string, conn: ConnectionFacts): string[] {
-      const listed = connectionListed(raw);
       const out: string[] = [];
+      let connection: string | null = null;
       for (let i = 0; i < raw.length; i += 2) {
         const lower = raw[i]!.toLowerCase();
-        if (isDropped(lower) || (listed !== null && listed.has(lower))) continue;
+        if (isDropped(lower)) {
+          if (lower === 'connection') connection = connection === null ? raw[i + 1]! : `${connection},${raw[i + 1]!}`;
+          continue;
+        }
         out.push(raw[i]!, raw[i + 1]!);
       }
+      if (connection !== null) dropListed(out, connection);
       if (identity) {
         out.push(names.user, identity.user, names.roles, identity.roles);
         if (identity.org !== undefined) out.push(names.org, identity.org);

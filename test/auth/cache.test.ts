@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildAuthenticator, type Authenticator, type VerifiedToken } from '../../src/auth/index.js';
 import { GatewayError } from '../../src/errors.js';
+import { TokenCache } from '../../src/auth/token-cache.js';
 import { authConfig, generateTestKey, goodClaims, recordingHooks, signRaw, sleep, startJwksServer, type JwksServer, type TestKeyPair } from '../helpers/keys.js';
 
 let key: TestKeyPair;
@@ -118,5 +119,31 @@ describe('verified-token cache', () => {
     assert.ok(isPromise(evicted), 'oldest entry evicted');
     await evicted;
     assert.ok(!isPromise(a.authenticate(`Bearer ${t[2]}`, undefined)));
+  });
+});
+
+describe('TokenCache eviction', () => {
+  const verified = (i: number): VerifiedToken => ({ token: `header.payload.signature-${String(i).padStart(40, '0')}`, claims: {}, subject: `u${i}`, expiresAtMs: Date.now() + 60_000 });
+
+  test('holds at most max_entries, and a token in steady use outlives a stream of new ones', () => {
+    const cache = new TokenCache(100, 60_000);
+    const hot = verified(0);
+    cache.set(hot);
+    for (let i = 1; i <= 1000; i++) {
+      cache.set(verified(i));
+      // the hot token is used once every 10 new tokens: more often than every max_entries / 2 inserts
+      if (i % 10 === 0) assert.equal(cache.get(hot.token), hot, `hot token evicted after ${i} inserts`);
+      assert.ok(cache.size <= 100);
+    }
+    assert.equal(cache.get(verified(1).token), undefined, 'an early token used once is gone');
+    assert.equal(cache.get(verified(1000).token)?.subject, 'u1000');
+  });
+
+  test('a hit needs the whole token, not just the tail it is filed under', () => {
+    const cache = new TokenCache(10, 60_000);
+    const v = verified(7);
+    cache.set(v);
+    assert.equal(cache.get(`x${v.token.slice(1)}`), undefined);
+    assert.equal(cache.get(v.token), v);
   });
 });
