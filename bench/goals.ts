@@ -6,7 +6,7 @@ import { REVOCATION_P99_TARGET_MS } from './revocation.js';
 import type { RevocationOutcome } from './revocation.js';
 import { RSS_GROWTH_TARGET_MB } from './streaming.js';
 import type { StreamOutcome } from './streaming.js';
-import { summarize, summarizeFixed } from './table.js';
+import { addedOverDirect, summarize } from './table.js';
 import type { Summary, TargetResult } from './table.js';
 
 export interface GoalInputs {
@@ -57,10 +57,10 @@ export function goalsTable({ results, micro, streaming, revocation }: GoalInputs
   rows.push(['list filtering (16 KiB list, per-record right)',
     Number.isFinite(filtered) ? `large: ${x(filtered / plain)} rolegate, ${signed(filtered - plain, 0, 'µs/req')}; ${x(filtered / cpu('undici', 'large'))} undici` : 'n/a', 'reported']);
   perPayload('added p50 at the fixed rate ≤ 1.2× the undici passthrough\'s', (p) => {
-    const f = (name: string) => { const r = results.find((t) => t.name === name && t.unavailable === undefined); return r && summarizeFixed(r, p); };
+    const f = (name: string) => results.find((t) => t.name === name && t.unavailable === undefined && t.fixedRate.some((s) => s.payload === p));
     const [d, u, g] = [f('direct'), f('undici'), f('rolegate')];
     if (!d || !u || !g) return [Number.NaN, 'n/a'];
-    const [addU, addG] = [u.p50Ms - d.p50Ms, g.p50Ms - d.p50Ms];
+    const [addU, addG] = [addedOverDirect(u, d, p).p50Ms, addedOverDirect(g, d, p).p50Ms];
     return [addU > 0 ? addG / addU : Number.NaN, `rolegate ${signed(addG, 2, 'ms')} vs undici ${signed(addU, 2, 'ms')}`];
   }, (v) => (Number.isFinite(v) ? v <= 1.2 : undefined));
   const policy = micro && !('error' in micro) ? micro.rows.find((r) => r.name === 'policy path, per request') : undefined;

@@ -27,6 +27,9 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
   /** Paced runs only: how late the client released its most delayed request (load generator starved?). */
   maxSendLagMs?: number;
+  /** Paced runs only: p50 and p99 from each request's release to the end of its body (without the client's tick lag). */
+  p50SentMs?: number;
+  p99SentMs?: number;
 }
 
 class LatencyRecord {

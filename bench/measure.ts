@@ -106,7 +106,7 @@ export async function fixedRate(s: Settings, ready: Live[], upstreamPid: number,
         l.result.fixedRate.push({
           round, payload: p, rate: s.fixedRate, requests: m.load.requests, cpuUsPerReq: m.cpuUsPerReq, upstreamCpuUsPerReq: m.upstreamCpuUsPerReq,
           rps: m.load.rps, p50Ms: m.load.p50Ms, p99Ms: m.load.p99Ms, non2xx: m.load.non2xx, errors: m.load.errors, timeouts: m.load.timeouts,
-          maxSendLagMs: m.load.maxSendLagMs ?? 0,
+          maxSendLagMs: m.load.maxSendLagMs ?? 0, p50SentMs: m.load.p50SentMs ?? Number.NaN, p99SentMs: m.load.p99SentMs ?? Number.NaN,
         });
       }
     }

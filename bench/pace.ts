@@ -28,6 +28,7 @@ export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadRes
   const pool = new Pool(u.origin, { connections: opts.connections, pipelining: 1, headersTimeout: 10_000, bodyTimeout: 10_000 });
   const total = Math.round(opts.rate * opts.durationS);
   const latencies = new Float64Array(total);
+  const sentLatencies = new Float64Array(total);
   const statusCodes: Record<string, number> = {};
   let recorded = 0;
   let non2xx = 0;
@@ -43,10 +44,13 @@ export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadRes
   };
   const one = (scheduledMs: number, record: boolean): void => {
     outstanding++;
+    const sentMs = performance.now();
     pool.request({ path, method: 'GET', headers: typeof opts.headers === 'function' ? opts.headers() : opts.headers }).then(async ({ statusCode, body }) => {
       await body.dump({ limit: 1 << 20 });
       if (record) {
-        latencies[recorded++] = performance.now() - scheduledMs;
+        const now = performance.now();
+        sentLatencies[recorded] = now - sentMs;
+        latencies[recorded++] = now - scheduledMs;
         statusCodes[statusCode] = (statusCodes[statusCode] ?? 0) + 1;
         if (statusCode < 200 || statusCode > 299) non2xx++;
       }
@@ -94,9 +98,12 @@ export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadRes
     await settle();
     hooks?.end();
 
-    const sorted = latencies.subarray(0, recorded).sort();
-    const pct = (p: number): number =>
-      recorded === 0 ? Number.NaN : (sorted[Math.min(recorded - 1, Math.max(0, Math.ceil(p * recorded) - 1))] as number);
+    const pctOf = (values: Float64Array) => {
+      const sorted = values.subarray(0, recorded).sort();
+      return (p: number): number => (recorded === 0 ? Number.NaN : (sorted[Math.min(recorded - 1, Math.max(0, Math.ceil(p * recorded) - 1))] as number));
+    };
+    const pct = pctOf(latencies);
+    const sentPct = pctOf(sentLatencies);
     const missing = total - recorded - errors - timeouts;
     return {
       requests: recorded,
@@ -109,6 +116,8 @@ export async function runPaced(opts: PacedOpts, hooks?: Window): Promise<LoadRes
       timeouts: timeouts + Math.max(0, missing),
       statusCodes,
       maxSendLagMs: maxLagMs,
+      p50SentMs: sentPct(0.5),
+      p99SentMs: sentPct(0.99),
     };
   } finally {
     await pool.destroy().catch(() => undefined);

@@ -43,7 +43,9 @@ export function renderReport({ settings: s, facts, pinning, date, results, micro
   for (const p of PAYLOADS) {
     md += `## Fixed rate ${s.fixedRate} req/s, ${p} JSON\n\n`
       + `Open-loop paced client (undici Pool, ${s.connections} connections), ${s.fixedS} s per run, ${s.fixedRounds} interleaved round(s), `
-      + `medians; latency from each request's scheduled time. "core use" is the share of one core the target used at this rate: `
+      + `medians; p50 and p99 from each request's scheduled time (no coordinated omission), "p50 from release" from the moment the client `
+      + `released it (the client's own up-to-1 ms tick lag left out). The added columns are from release, the median over rounds of the difference `
+      + `with direct in the same round. "core use" is the share of one core the target used at this rate: `
       + `at 70 % or more (⚠) the latencies are mostly queueing. "client lag" is how late the client released its most delayed `
       + `request: beyond a few ms the load generator was starved and p99 is noise.\n\n`
       + `${fixedRateTable(results, p)}\n`;

@@ -23,6 +23,9 @@ export interface FixedRateSample extends Sample {
   rate: number;
   /** How late the paced client released its most delayed request (load generator starved?). */
   maxSendLagMs: number;
+  /** Latency from each request's release (not its scheduled time): the client's tick lag left out. */
+  p50SentMs: number;
+  p99SentMs: number;
 }
 
 export interface TargetResult {
@@ -79,6 +82,23 @@ export function summarizeFixed(t: TargetResult, payload: PayloadName): (Summary 
   return sum && { ...sum, maxSendLagMs: Math.max(...ss.map((s) => s.maxSendLagMs)) };
 }
 
+/**
+ * What `t` adds over `direct` at the fixed rate, from release: the median over
+ * rounds of the difference within each round. Pairing by round cancels what the
+ * machine did during that round; measuring from release leaves out the paced
+ * client's own tick lag (up to a millisecond, the same for every target but noisy).
+ */
+export function addedOverDirect(t: TargetResult, direct: TargetResult, payload: PayloadName): { p50Ms: number; p99Ms: number } {
+  const of = (r: TargetResult) => new Map(r.fixedRate.filter((s) => s.payload === payload).map((s) => [s.round, s]));
+  const [mine, base] = [of(t), of(direct)];
+  const pairs = [...mine].flatMap(([round, s]) => { const d = base.get(round); return d ? [[s, d] as const] : []; });
+  if (pairs.length === 0) return { p50Ms: Number.NaN, p99Ms: Number.NaN };
+  return {
+    p50Ms: median(pairs.map(([s, d]) => s.p50SentMs - d.p50SentMs)),
+    p99Ms: median(pairs.map(([s, d]) => s.p99SentMs - d.p99SentMs)),
+  };
+}
+
 const fmtInt = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 const fmtCpu = (n: number): string => (!Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const fmtMs = (n: number): string => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : 'n/a');
@@ -130,22 +150,23 @@ export function mainTable(results: TargetResult[], payload: PayloadName): string
 export function fixedRateTable(results: TargetResult[], payload: PayloadName): string {
   const directRow = results.find((r) => r.name === 'direct');
   const direct = directRow ? summarizeFixed(directRow, payload) : undefined;
-  let out = '| target | achieved req/s | core use | p50 | p99 | p50 added vs direct | p99 added vs direct | CPU µs/req | client lag | non-2xx/errors |\n'
-    + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
+  let out = '| target | achieved req/s | core use | p50 | p99 | p50 from release | p50 added vs direct | p99 added vs direct | CPU µs/req | client lag | non-2xx/errors |\n'
+    + '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n';
   for (const t of results) {
     const f = summarizeFixed(t, payload);
     const why = notShown(t, payload, f);
     if (why !== undefined || f === undefined) {
-      out += `| ${t.name} | ${why?.startsWith('unavailable') ? 'unavailable' : why} | | | | | | | | |\n`;
+      out += `| ${t.name} | ${why?.startsWith('unavailable') ? 'unavailable' : why} | | | | | | | | | |\n`;
       continue;
     }
     const isDirect = t.name === 'direct';
-    const added = (a: number, b: number | undefined): string =>
-      isDirect || b === undefined ? '—' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(2)} ms`;
+    const add = directRow && !isDirect ? addedOverDirect(t, directRow, payload) : undefined;
+    const added = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(2)} ms`);
+    const sent = median(t.fixedRate.filter((s) => s.payload === payload).map((s) => s.p50SentMs));
     // Close to a full core, the latencies are mostly queueing, not the proxy's own delay.
     const use = `${fmtPct(f.coreUse)}${f.coreUse >= 0.7 ? ' ⚠' : ''}`;
     out += `| ${t.name}${isDirect ? ' †' : ''}${f.bad > 0 ? ' ⚠' : ''} | ${fmtInt(f.rps)} | ${use} | ${fmtMs(f.p50Ms)} | ${fmtMs(f.p99Ms)} | `
-      + `${added(f.p50Ms, direct?.p50Ms)} | ${added(f.p99Ms, direct?.p99Ms)} | ${fmtCpu(f.cpu.median)} | ≤ ${fmtMs(f.maxSendLagMs)} | ${f.bad} |\n`;
+      + `${fmtMs(sent)} | ${added(add?.p50Ms)} | ${added(add?.p99Ms)} | ${fmtCpu(f.cpu.median)} | ≤ ${fmtMs(f.maxSendLagMs)} | ${f.bad} |\n`;
   }
   return out;
 }

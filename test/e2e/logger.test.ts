@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createLogger, requestLineWriter, type RequestFacts } from '../../src/ops/logger.js';
+import { createLogger, isoTime, requestLineWriter, type RequestFacts } from '../../src/ops/logger.js';
 import { bearer, http, spawnGateway } from '../helpers/gateway.js';
 import { eventually } from '../helpers/stub-upstream.js';
 
@@ -77,6 +77,20 @@ describe('log destination', () => {
     assert.equal(lines.length, 2 * (cases.length + 1));
     for (let i = 0; i < lines.length; i += 2) assert.equal(lines[i], lines[i + 1]);
     assert.equal(JSON.parse(lines[4]!).principal, 'we"ird\\sub\u0001\u2028ü😀');
+  });
+
+  test('the line time is toISOString to the millisecond, across second, minute, day and year edges', () => {
+    const realNow = Date.now;
+    const instants = [0, 999, 1000, 59_999, 60_000, 60_001, Date.UTC(2026, 10, 25, 9, 59, 59, 999), Date.UTC(2026, 10, 25, 10, 0, 0, 7),
+      Date.UTC(2026, 11, 31, 23, 59, 59, 990), Date.UTC(2027, 0, 1, 0, 0, 0, 100), Date.UTC(2026, 10, 25, 9, 0, 5, 42)];
+    try {
+      for (const t of instants) {
+        Date.now = () => t;
+        assert.equal(isoTime(), `,"time":"${new Date(t).toISOString()}"`, `at ${t}`);
+      }
+    } finally {
+      Date.now = realNow;
+    }
   });
 
   test('built CLI: every request served before SIGTERM has its line on stdout', async () => {
