@@ -75,13 +75,17 @@ test('kubernetes: Deployment probes on the ops port, Service, ConfigMaps, Secret
   const pod = dep.spec.template;
   const c = pod.spec.containers[0];
   const ports = Object.fromEntries(c.ports.map((p: { name: string; containerPort: number }) => [p.name, p.containerPort]));
-  assert.deepEqual(ports, { http: 8080, ops: 9090 });
+  assert.deepEqual(ports, { http: 8080, ops: 9090, admin: 9091 });
   assert.deepEqual(c.readinessProbe.httpGet, { path: '/readyz', port: 'ops' });
   assert.deepEqual(c.livenessProbe.httpGet, { path: '/healthz', port: 'ops' });
   const labels = pod.metadata.labels;
   const matches = (sel: Record<string, string>) => Object.entries(sel).every(([k, v]) => labels[k] === v);
   assert.ok(matches(dep.spec.selector.matchLabels));
   for (const svc of byKind('Service')) assert.ok(matches(svc.spec.selector), svc.metadata.name);
+  // the admin API has its own cluster-internal Service; the client-facing one never exposes it
+  const servicePorts = (name: string) => byKind('Service').find((svc) => svc.metadata.name === name).spec.ports.map((p: { targetPort: string }) => p.targetPort);
+  assert.deepEqual(servicePorts('rolegate'), ['http']);
+  assert.deepEqual(servicePorts('rolegate-admin'), ['admin']);
   assert.ok(matches(byKind('PodDisruptionBudget')[0].spec.selector.matchLabels));
   assert.equal(byKind('HorizontalPodAutoscaler')[0].spec.scaleTargetRef.name, dep.metadata.name);
 
@@ -90,7 +94,9 @@ test('kubernetes: Deployment probes on the ops port, Service, ConfigMaps, Secret
   const ws = workspace({ 'gateway.yaml': configMap.data['gateway.yaml'], ...Object.fromEntries(Object.entries(policyMap.data as Record<string, string>).map(([f, t]) => [`policy/${f}`, t])) });
   try {
     const config = loadConfig(ws.config);
-    assert.deepEqual([config.listen.port, config.ops.port], [ports.http, ports.ops]);
+    assert.deepEqual([config.listen.port, config.ops.port, config.admin?.port], [ports.http, ports.ops, ports.admin]);
+    // a copy that drifts from the shipped policy would enforce yesterday's rules in the cluster
+    assert.equal(policyMap.data['portal.yaml'], readFileSync(join(ROOT, 'policies', 'portal.yaml'), 'utf8'), 'rolegate-policy is policies/portal.yaml verbatim');
     assert.deepEqual(config.store.redis?.sentinels, ['rolegate-redis:26379']);
     assert.equal(config.store.redis?.password_env, 'REDIS_PASSWORD');
     assert.ok(c.env.some((e: { name: string }) => e.name === 'REDIS_PASSWORD'));
