@@ -107,8 +107,21 @@ function tail(file: string, lines = 15): string {
   }
 }
 
-/** A port that was free a moment ago (listen on 0, close, hand the number to a child). */
-export function freePort(): Promise<number> {
+/** Ports this process has handed out: the kernel may offer a just-closed port again, and targets start concurrently. */
+const handedOut = new Set<number>();
+
+/** A port that was free a moment ago (listen on 0, close, hand the number to a child), never the same one twice. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await ephemeralPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no unused port after 50 attempts');
+}
+
+function ephemeralPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
