@@ -125,32 +125,37 @@ export function createGateway(s: GatewayStages) {
     metrics.decision(route.resource, action, allowed ? 'allow' : 'deny', decision);
     if (s.decisionLog?.wants(allowed)) s.decisionLog.write(decisionEntry(trace, canonical.path, principal, decision));
     const shadow = s.shadowPolicy();
-    if (shadow) void shadowDecide(shadow, method, canonical, principal, route, action, allowed, decision);
+    if (shadow) shadowDecide(shadow, method, canonical, principal, route, action, allowed, decision);
     if (!allowed) throw new GatewayError(decision, undefined, { resource: route.resource, action });
     return { route, target: canonical, action, filter: decision === 'filter' ? { principal, alternatives: target.listFilter! } : null, identity: { user: principal.id, org: principal.org, kind: principal.kind, roles: consideredRoles(policy, principal).join(','), requestId: trace.id } };
   }
 
-  /** Decide again under the candidate policy, off the response path; it never changes what the client gets. */
+  /**
+   * Decide again under the candidate policy; it never changes what the client
+   * gets. Synchronous unless the target needs a store read: an async function
+   * here cost a promise and a microtask on every request of a shadowed gateway.
+   */
   let shadowLogBudget = 0;
   let shadowLogWindow = 0;
-  async function shadowDecide(shadow: CompiledPolicy, method: string, canonical: CanonicalTarget, principal: Principal, route: CompiledRoute, action: string, liveAllowed: boolean, live: string): Promise<void> {
-    try {
-      const m = shadow.routes.match(method, canonical.segments);
-      let candidate: string;
-      if (!m) candidate = 'no_route';
-      else if (m.route.public) candidate = 'allow';
-      else {
-        const pending = resolveTarget(shadow, m, method, s.store);
-        candidate = decide(shadow, principal, pending instanceof Promise ? await pending : pending);
-      }
+  function shadowDecide(shadow: CompiledPolicy, method: string, canonical: CanonicalTarget, principal: Principal, route: CompiledRoute, action: string, liveAllowed: boolean, live: string): void {
+    const compare = (candidate: string): void => {
       const candidateAllowed = candidate === 'allow' || candidate === 'filter';
       metrics.shadow(route.resource, action, liveAllowed ? 'allow' : 'deny', candidateAllowed ? 'allow' : 'deny');
       if (candidateAllowed === liveAllowed) return;
       const now = Math.floor(Date.now() / 1000);
       if (now !== shadowLogWindow) { shadowLogWindow = now; shadowLogBudget = config.policy.shadow?.log_per_second ?? 0; }
       if (shadowLogBudget-- > 0) logger.warn({ route: route.id, principal: principal.id, live, candidate }, 'shadow policy disagrees');
+    };
+    const failed = (err: unknown): void => { logger.warn({ err: (err as Error).message }, 'shadow decision failed'); };
+    try {
+      const m = shadow.routes.match(method, canonical.segments);
+      if (!m) return compare('no_route');
+      if (m.route.public) return compare('allow');
+      const pending = resolveTarget(shadow, m, method, s.store);
+      if (pending instanceof Promise) pending.then((target) => compare(decide(shadow, principal, target))).catch(failed);
+      else compare(decide(shadow, principal, pending));
     } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'shadow decision failed');
+      failed(err);
     }
   }
 
