@@ -7,23 +7,13 @@
  * two instances: test/e2e/admin-redis.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { adminClient, type AdminClient } from '../helpers/admin.js';
+import { ACME_TEAM, adminClient, PORTAL_POLICY, type AdminClient } from '../helpers/admin.js';
 import { jsonOf, rawRequest, req } from '../helpers/raw-http.js';
 
-const PORTAL = readFileSync(fileURLToPath(new URL('../../../policies/portal.yaml', import.meta.url)), 'utf8');
 const SEED = `
-members:
-  u-olivia: { status: active, roles: [owner], org: acme, kind: internal, email: olivia@acme.test }
-  u-oscar:  { status: active, roles: [owner], org: acme, kind: internal, email: oscar@acme.test }
-  u-adam:   { status: active, roles: [admin], org: acme, kind: internal, email: adam@acme.test }
-  u-vera:   { status: active, roles: [viewer], org: acme, kind: internal, email: vera@acme.test }
-  u-max:    { status: active, roles: [member], org: acme, kind: internal, email: max@acme.test }
-  u-mia:    { status: active, roles: [manager], org: acme, kind: internal, email: mia@acme.test }
-  u-pat:    { status: active, roles: [], org: p-42, kind: partner, email: pat@p42.test }
+members:${ACME_TEAM}  u-pat:    { status: active, roles: [], org: p-42, kind: partner, email: pat@p42.test }
 relations:
   deals/d1: { assignees: [u-mia], collaborators: [u-pat], partner: p-42 }
 partners:
@@ -36,7 +26,7 @@ let api: AdminClient;
 before(async () => {
   gw = await startTestGateway({
     // a group that carries a role: group membership is a way to grant it
-    policy: `${PORTAL}\ngroups:\n  board: { roles: [owner] }\n`,
+    policy: `${PORTAL_POLICY}\ngroups:\n  board: { roles: [owner] }\n`,
     seed: SEED,
     config: (c) => { c.admin = { host: '127.0.0.1', port: 0 }; },
   });

@@ -12,29 +12,20 @@
  * half-written" is checked.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { AssignmentWriter, loadSeed, redisKeys } from '../../src/store/index.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { adminClient, type AdminClient, type AdminResponse } from '../helpers/admin.js';
+import { ACME_TEAM, adminClient, PORTAL_POLICY, type AdminClient, type AdminResponse } from '../helpers/admin.js';
 import { redisConfig, sleep, startRedis, type TestRedis } from '../helpers/redis.js';
 import { startStubUpstream, type StubUpstream } from '../helpers/stub-upstream.js';
 
-const PORTAL = readFileSync(fileURLToPath(new URL('../../../policies/portal.yaml', import.meta.url)), 'utf8');
 const PREFIX = 'rg-admin-e2e:';
 const SEED = `
-members:
-  u-olivia: { status: active, roles: [owner], org: acme, kind: internal, email: olivia@acme.test }
-  u-oscar:  { status: active, roles: [owner], org: acme, kind: internal, email: oscar@acme.test }
-  u-adam:   { status: active, roles: [admin], org: acme, kind: internal, email: adam@acme.test }
-  u-vera:   { status: active, roles: [viewer], org: acme, kind: internal, email: vera@acme.test }
-  u-max:    { status: active, roles: [member], org: acme, kind: internal, email: max@acme.test }
-  u-mia:    { status: active, roles: [manager], org: acme, kind: internal, email: mia@acme.test }
-  u-cleo:   { status: active, roles: [viewer], org: acme, kind: internal, email: cleo@acme.test }
+members:${ACME_TEAM}  u-cleo:   { status: active, roles: [viewer], org: acme, kind: internal, email: cleo@acme.test }
   u-ida:    { status: active, roles: [viewer], org: acme, kind: internal, email: ida@acme.test }
   u-ike:    { status: active, roles: [viewer], org: acme, kind: internal, email: ike@acme.test }
 partners:
@@ -71,8 +62,8 @@ before(async () => {
   upstream = await startStubUpstream();
   const store = { redis: { url: redis.url, prefix: PREFIX, command_timeout_ms: 300, connect_timeout_ms: 2000 }, cache: { max_entries: 1000, ttl_ms: 30000 } };
   [a, b] = await Promise.all([
-    startTestGateway({ policy: PORTAL, upstream, config: (c) => { c.store = store; c.admin = { host: '127.0.0.1', port: 0 }; } }),
-    startTestGateway({ policy: PORTAL, upstream, config: (c) => { c.store = store; } }),
+    startTestGateway({ policy: PORTAL_POLICY, upstream, config: (c) => { c.store = store; c.admin = { host: '127.0.0.1', port: 0 }; } }),
+    startTestGateway({ policy: PORTAL_POLICY, upstream, config: (c) => { c.store = store; } }),
   ]);
   assert.ok(a.gateway.adminUrl, 'instance A has the admin listener');
   assert.equal(b.gateway.adminUrl, undefined, 'instance B has none');
